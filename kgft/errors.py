@@ -1,0 +1,25 @@
+"""User-facing errors: one line that says what is wrong and what to do, never a traceback."""
+
+
+class KgftError(Exception):
+    """Base for every error the CLI and API report to a user as a one-line message."""
+
+
+class BackendSpecError(KgftError):
+    """The backend spec names no known backend or is malformed."""
+
+
+class ModelNotFoundError(KgftError):
+    """A model file, folder or id could not be found or loaded."""
+
+
+class BackendUnavailableError(KgftError):
+    """A backend's server could not be reached or answered with an error."""
+
+
+class UnsupportedError(KgftError):
+    """The backend cannot do what was asked (for example, scoring over a chat-only API)."""
+
+
+class PricingError(KgftError):
+    """The pricing file is malformed."""

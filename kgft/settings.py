@@ -1,0 +1,51 @@
+"""Settings are read once, here, and passed down; nothing below reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("KGFT_CONFIG", "kgft.toml"))
+
+
+class Settings(BaseSettings):
+    """`KGFT_*` environment variables win over `kgft.toml`, which wins over defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="KGFT_", extra="forbid")
+
+    home: Path = Field(default=Path.home() / ".kgft", description="caches, graph and run stores")
+    prices: Path | None = Field(default=None, description="TOML merged over the shipped prices")
+    device: str = Field(default="cpu", description="compute that local backends are priced at")
+    threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
+    max_tokens: int = Field(default=256, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
