@@ -14,6 +14,8 @@ from kgft.errors import PricingError
 
 _MILLION = Decimal(1_000_000)
 _SECONDS_PER_HOUR = Decimal(3600)
+# Sub-nano-dollar digits are noise; a fixed scale keeps sums exact and JSON short.
+_USD_SCALE = Decimal("1e-12")
 
 
 @dataclass(frozen=True)
@@ -91,26 +93,36 @@ class PriceBook:
         """API cost: uncached input + cached input + output (reasoning tokens are part of output)."""
         price = self.models.get(model)
         if price is None:
-            return unpriced(f"no token price for model '{model}'; add [models.\"{model}\"] to a KGFT_PRICES file")
+            return unpriced(
+                f"no token price for model '{model}'; add [models.\"{model}\"] to a KGFT_PRICES file"
+            )
         cached_price = price.input if price.cached_input is None else price.cached_input
         fresh = prompt_tokens - cached_tokens
-        usd = (fresh * price.input + cached_tokens * cached_price + completion_tokens * price.output) / _MILLION
+        usd = (
+            fresh * price.input + cached_tokens * cached_price + completion_tokens * price.output
+        ) / _MILLION
         parts = [f"{fresh} in × {money(price.input)}/M"]
         if cached_tokens:
             parts.append(f"{cached_tokens} cached × {money(cached_price)}/M")
         parts.append(f"{completion_tokens} out × {money(price.output)}/M")
-        return Cost(runtime_usd=usd, basis=" + ".join(parts), priced=True)
+        return Cost(runtime_usd=usd.quantize(_USD_SCALE), basis=" + ".join(parts), priced=True)
 
     def compute_cost(self, device: str, seconds: float, cores: int = 1) -> Cost:
         """Local cost: measured wall seconds × the device's hourly rate (× cores for per-core rates)."""
         rate = self.devices.get(device)
         if rate is None:
-            return unpriced(f"no hourly rate for device '{device}'; add [devices.{device}] to a KGFT_PRICES file")
+            return unpriced(
+                f"no hourly rate for device '{device}'; add [devices.{device}] to a KGFT_PRICES file"
+            )
         secs = Decimal(str(round(seconds, 3)))
         hourly = rate.usd_per_hour * (cores if rate.per_core else 1)
         usd = secs * hourly / _SECONDS_PER_HOUR
-        what = f"{rate.label}, {cores} cores × {money(rate.usd_per_hour)}/core-h" if rate.per_core else rate.label
-        return Cost(runtime_usd=usd, basis=f"{secs} s × {money(hourly)}/h ({what})", priced=True)
+        what = (
+            f"{rate.label}, {cores} cores × {money(rate.usd_per_hour)}/core-h"
+            if rate.per_core
+            else rate.label
+        )
+        return Cost(runtime_usd=usd.quantize(_USD_SCALE), basis=f"{secs} s × {money(hourly)}/h ({what})", priced=True)
 
 
 def unpriced(reason: str) -> Cost:

@@ -1,0 +1,72 @@
+"""Turn a backend's Generation into the contract's Answer, so every route times and prices alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText
+from kgft.contract import Answer, Citation, Timings, Usage
+from kgft.errors import KgftError
+from kgft.pricing import PriceBook
+
+
+def answer_from_generation(
+    generation: Generation,
+    *,
+    route: str,
+    backend: LLMBackend,
+    prices: PriceBook,
+    total_ms: float,
+    retrieval_ms: float = 0.0,
+    choice: str | None = None,
+    citations: Sequence[Citation] = (),
+    diagnostics: dict[str, Any] | None = None,
+) -> Answer:
+    return Answer(
+        text=generation.text,
+        choice=choice,
+        route=route,
+        model=generation.model,
+        citations=list(citations),
+        usage=Usage(
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            reasoning_tokens=generation.reasoning_tokens,
+        ),
+        timings=Timings(retrieval_ms=retrieval_ms, generation_ms=generation.generation_ms, total_ms=total_ms),
+        cost=backend.cost(generation, prices),
+        diagnostics={
+            "backend": backend.spec,
+            "finish_reason": generation.finish_reason,
+            **(diagnostics or {}),
+        },
+    )
+
+
+def ask(
+    backend: LLMBackend,
+    prompt: str,
+    prices: PriceBook,
+    *,
+    max_tokens: int,
+    system: str | None = None,
+    on_text: OnText | None = None,
+) -> Answer:
+    """One plain prompt, no knowledge added: the baseline `kgft llm` runs."""
+    if not prompt.strip():
+        raise KgftError("prompt is empty; pass the question to ask as an argument")
+    messages = [ChatMessage("system", system)] if system else []
+    messages.append(ChatMessage("user", prompt))
+    generation = backend.generate(messages, max_tokens=max_tokens, on_text=on_text)
+    extra = (
+        {} if generation.first_token_ms is None else {"first_token_ms": round(generation.first_token_ms, 1)}
+    )
+    return answer_from_generation(
+        generation,
+        route="llm",
+        backend=backend,
+        prices=prices,
+        total_ms=generation.generation_ms,
+        diagnostics=extra,
+    )

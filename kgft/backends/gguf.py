@@ -1,0 +1,174 @@
+"""In-process GGUF inference through llama.cpp (`xllamacpp`), with no server port opened."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import xllamacpp
+
+from kgft.backends.base import ChatMessage, Generation, OnText
+from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
+from kgft.backends.spec import BackendSpec
+from kgft.contract import Cost
+from kgft.errors import BackendUnavailableError, KgftError, ModelNotFoundError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+_GGUF_MAGIC = b"GGUF"
+_DEFAULT_CTX = 4096
+# A bias this large makes the forced token win greedy sampling; llama.cpp still reports its raw log-prob.
+_FORCE_BIAS = 100.0
+
+
+class GGUFBackend:
+    def __init__(self, spec: BackendSpec, settings: Settings):
+        spec.check_options({"ctx"})
+        self._settings = settings
+        self.path = locate_gguf(spec.target)
+        with self.path.open("rb") as handle:
+            if handle.read(4) != _GGUF_MAGIC:
+                raise ModelNotFoundError(f"{self.path} is not a GGUF file")
+        self.spec = f"gguf:{spec.target}"
+        self.model = "SmolLM2-135M-Instruct" if spec.target == SMOLLM2_ALIAS else self.path.stem
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_ctx = int(spec.option("ctx") or _DEFAULT_CTX)
+        params.cpuparams.n_threads = settings.threads
+        params.cpuparams_batch.n_threads = settings.threads
+        params.warmup = False
+        params.verbosity = -1
+        try:
+            self._server: Any = xllamacpp.Server(params)
+        except Exception as exc:  # llama.cpp reports load failures as bare runtime errors
+            raise ModelNotFoundError(f"llama.cpp could not load {self.path}: {exc}") from exc
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        on_text: OnText | None = None,
+    ) -> Generation:
+        body: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stop": list(stop),
+        }
+        started = time.perf_counter()
+        if on_text is None:
+            response = self._server.handle_chat_completions(body)
+            _raise_on_error(response)
+            choice = response["choices"][0]
+            text, finish, usage, first_ms = (
+                choice["message"]["content"] or "",
+                choice["finish_reason"],
+                response["usage"],
+                None,
+            )
+        else:
+            text, finish, usage, first_ms = self._stream(body, on_text, started)
+        return Generation(
+            text=text,
+            model=self.model,
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            cached_tokens=usage.get("prompt_tokens_details", {}).get("cached_tokens", 0),
+            generation_ms=(time.perf_counter() - started) * 1000,
+            first_token_ms=first_ms,
+            finish_reason=finish or "stop",
+        )
+
+    def _stream(
+        self, body: dict[str, Any], on_text: OnText, started: float
+    ) -> tuple[str, str | None, dict[str, Any], float | None]:
+        pieces: list[str] = []
+        state: dict[str, Any] = {"finish": None, "usage": None, "first_ms": None, "error": None}
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if "choices" not in chunk:
+                state["error"] = chunk
+                return True
+            for choice in chunk["choices"]:
+                piece = choice.get("delta", {}).get("content")
+                if piece:
+                    if state["first_ms"] is None:
+                        state["first_ms"] = (time.perf_counter() - started) * 1000
+                    pieces.append(piece)
+                    on_text(piece)
+                state["finish"] = choice.get("finish_reason") or state["finish"]
+            state["usage"] = chunk.get("usage") or state["usage"]
+            return False
+
+        self._server.handle_chat_completions(
+            {**body, "stream": True, "stream_options": {"include_usage": True}}, on_chunk
+        )
+        if state["error"] is not None:
+            _raise_on_error(state["error"])
+        if state["usage"] is None:
+            raise BackendUnavailableError("llama.cpp streamed no token usage")
+        return "".join(pieces), state["finish"], state["usage"], state["first_ms"]
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        """HF tokenizer rebuilt from the GGUF: scoring needs exact token ids and the chat template."""
+        from transformers import AutoTokenizer
+
+        from kgft.backends.gguf_convert import tokenizer_dir
+
+        return AutoTokenizer.from_pretrained(tokenizer_dir(self.path, self._settings))
+
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+        """Teacher-forced log-likelihood: force each continuation token in turn, read its raw log-prob."""
+        tokenizer = self._tokenizer
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        prompt_text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        prompt_ids: list[int] = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        scores = []
+        for continuation in continuations:
+            full_ids = tokenizer(prompt_text + continuation, add_special_tokens=False)["input_ids"]
+            if full_ids[: len(prompt_ids)] != prompt_ids:  # the join merged tokens across the boundary
+                full_ids = prompt_ids + tokenizer(continuation, add_special_tokens=False)["input_ids"]
+            scores.append(self._forced_logprob(prompt_ids, full_ids[len(prompt_ids) :]))
+        return scores
+
+    def _forced_logprob(self, prompt_ids: list[int], target_ids: list[int]) -> float:
+        total = 0.0
+        for position, token in enumerate(target_ids):
+            response = self._server.handle_completions(
+                {
+                    "prompt": prompt_ids + target_ids[:position],
+                    "max_tokens": 1,
+                    "n_probs": 1,
+                    "temperature": 0.0,
+                    "logit_bias": [[token, _FORCE_BIAS]],
+                    "cache_prompt": True,
+                }
+            )
+            _raise_on_error(response)
+            scored = response["choices"][0]["logprobs"]["content"][0]
+            if scored["id"] != token:
+                raise KgftError(f"llama.cpp did not take forced token {token} (got {scored['id']})")
+            total += scored["logprob"]
+        return total
+
+    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
+        return prices.compute_cost(
+            self._settings.device, generation.generation_ms / 1000, cores=self._settings.threads
+        )
+
+    def close(self) -> None:
+        self._server = None
+
+
+def _raise_on_error(response: dict[str, Any]) -> None:
+    if "choices" in response:
+        return
+    error = response.get("error", response)
+    message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+    raise BackendUnavailableError(f"llama.cpp: {message}")

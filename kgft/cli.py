@@ -1,0 +1,105 @@
+"""The `kgft` command line. Every failure ends as one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from kgft.answers import ask
+from kgft.backends import create_backend
+from kgft.contract import Answer
+from kgft.errors import KgftError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+app = typer.Typer(
+    help="kgft: knowledge graph + base model vs. domain fine-tuning, with accuracy and full cost measured.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class Context:
+    """What every command gets: settings read once, and the price book they point at."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.prices = PriceBook.load(self.settings.prices)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.obj = Context()
+
+
+@app.command()
+def llm(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Argument(help="the prompt to send")],
+    backend: Annotated[str, typer.Option("--backend", "-b", help="gguf:smollm2, hf:DIR, openai:MODEL...")] = (
+        "gguf:smollm2"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the Answer as one JSON object")] = False,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="cap on generated tokens")] = None,
+    system: Annotated[str | None, typer.Option(help="system message")] = None,
+) -> None:
+    """Run one backend once on a prompt and print the Answer (text, tokens, timings, cost)."""
+    context: Context = ctx.obj
+    model = create_backend(backend, context.settings)
+    try:
+        limit = max_tokens or context.settings.max_tokens
+        if as_json:
+            answer = ask(model, prompt, context.prices, max_tokens=limit, system=system)
+            sys.stdout.write(answer.model_dump_json() + "\n")
+            return
+        answer = ask(model, prompt, context.prices, max_tokens=limit, system=system, on_text=_print_piece)
+        out.print()
+        _print_summary(answer)
+    finally:
+        model.close()
+
+
+def _print_piece(piece: str) -> None:
+    out.print(piece, end="", markup=False, highlight=False)
+
+
+def _print_summary(answer: Answer) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("model", f"{answer.model} ({answer.route})")
+    table.add_row("tokens", f"{answer.usage.prompt_tokens} in, {answer.usage.completion_tokens} out")
+    table.add_row("time", f"{answer.timings.total_ms:.0f} ms")
+    cost = f"${answer.cost.runtime_usd:.8f}" if answer.cost.priced else "unpriced"
+    table.add_row("cost", f"{cost}  [dim]{answer.cost.basis}[/dim]")
+    err.print(table)
+
+
+def main() -> None:
+    """Entry point: turn every error into one line, unless KGFT_DEBUG asks for the traceback."""
+    try:
+        app()
+    except KgftError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "input"
+        _fail(f"invalid {where}: {first['msg']}")
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except Exception as exc:
+        if os.environ.get("KGFT_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set KGFT_DEBUG=1 for a traceback)")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise SystemExit(code)
