@@ -117,12 +117,13 @@ class PriceBook:
         secs = Decimal(str(round(seconds, 3)))
         hourly = rate.usd_per_hour * (cores if rate.per_core else 1)
         usd = secs * hourly / _SECONDS_PER_HOUR
+        cores_text = "1 core" if cores == 1 else f"{cores} cores"
         what = (
-            f"{rate.label}, {cores} cores × {money(rate.usd_per_hour)}/core-h"
-            if rate.per_core
-            else rate.label
+            f"{rate.label}, {cores_text} × {money(rate.usd_per_hour)}/core-h" if rate.per_core else rate.label
         )
-        return Cost(runtime_usd=usd.quantize(_USD_SCALE), basis=f"{secs} s × {money(hourly)}/h ({what})", priced=True)
+        return Cost(
+            runtime_usd=usd.quantize(_USD_SCALE), basis=f"{secs} s × {money(hourly)}/h ({what})", priced=True
+        )
 
 
 def unpriced(reason: str) -> Cost:

@@ -44,6 +44,8 @@ class GGUFBackend:
             self._server: Any = xllamacpp.Server(params)
         except Exception as exc:  # llama.cpp reports load failures as bare runtime errors
             raise ModelNotFoundError(f"llama.cpp could not load {self.path}: {exc}") from exc
+        # xllamacpp hangs when a Server is destroyed before its loop has run; one token settles it.
+        _raise_on_error(self._server.handle_completions({"prompt": "Hi", "max_tokens": 1}))
 
     def generate(
         self,

@@ -1,0 +1,250 @@
+"""In-process transformers inference on CPU: any local causal LM, optionally with a PEFT adapter on top.
+
+This is the backend that can run a fine-tuned model, and it scores exactly from the model's own logits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from kgft.backends.base import ChatMessage, Generation, OnText
+from kgft.backends.gguf_convert import safetensors_dir
+from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
+from kgft.backends.spec import BackendSpec
+from kgft.contract import Cost
+from kgft.errors import ModelNotFoundError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+
+class HFBackend:
+    def __init__(self, spec: BackendSpec, settings: Settings):
+        spec.check_options({"adapter"})
+        self._settings = settings
+        query = urlencode(spec.options, safe="/")  # readable paths that still parse back the same
+        self.spec = f"hf:{spec.target}" + (f"?{query}" if query else "")
+        source, self.model = _model_source(spec.target, settings)
+        torch.set_num_threads(settings.threads)
+        self._tokenizer, model = _load(source)
+        adapter = spec.option("adapter")
+        if adapter is not None:
+            model = _with_adapter(model, Path(adapter).expanduser())
+            self.model = f"{self.model}+{Path(adapter).name}"
+        self._model: Any = model.eval()
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        on_text: OnText | None = None,
+    ) -> Generation:
+        started = time.perf_counter()
+        prompt_ids = self._tokenizer(self._render(messages), add_special_tokens=False)["input_ids"]
+        streamer = _TextStreamer(self._tokenizer, stop, on_text, started)
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        )
+        with torch.inference_mode():
+            output = self._model.generate(
+                input_ids=torch.tensor([prompt_ids]),
+                attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+                max_new_tokens=max_tokens,
+                stopping_criteria=StoppingCriteriaList(
+                    [_StopStrings(self._tokenizer, stop, len(prompt_ids))] if stop else []
+                ),
+                streamer=streamer,
+                pad_token_id=self._pad_id(),
+                **sampling,
+            )
+        new_ids: list[int] = output[0, len(prompt_ids) :].tolist()
+        text, hit_stop = streamer.final_text()
+        ended_on_eos = bool(new_ids) and new_ids[-1] in self._eos_ids()
+        hit_length = len(new_ids) >= max_tokens and not (hit_stop or ended_on_eos)
+        return Generation(
+            text=text,
+            model=self.model,
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=len(new_ids),
+            generation_ms=(time.perf_counter() - started) * 1000,
+            first_token_ms=streamer.first_token_ms,
+            finish_reason="length" if hit_length else "stop",
+        )
+
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+        """Teacher-forced log-likelihood of every continuation, in one right-padded forward pass."""
+        if not continuations:
+            return []
+        prompt_text = self._render(messages)
+        prompt_ids = self._tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        targets = [self._continuation_ids(prompt_text, prompt_ids, text) for text in continuations]
+        rows = [prompt_ids + target for target in targets]
+        width = max(len(row) for row in rows)
+        # Right padding leaves every real position's logits untouched under a causal mask.
+        input_ids = torch.tensor([row + [0] * (width - len(row)) for row in rows])
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+        with torch.inference_mode():
+            logprobs = torch.log_softmax(self._model(input_ids=input_ids, attention_mask=mask).logits, -1)
+        scores = []
+        for row, target in enumerate(targets):
+            # The logits at position p predict token p + 1.
+            positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(target))
+            picked = logprobs[row, positions, torch.tensor(target, dtype=torch.long)]
+            scores.append(float(picked.sum()))
+        return scores
+
+    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
+        return prices.compute_cost(
+            self._settings.device, generation.generation_ms / 1000, cores=self._settings.threads
+        )
+
+    def close(self) -> None:
+        self._model = None
+
+    def _render(self, messages: Sequence[ChatMessage]) -> str:
+        """The chat template's prompt text; models without one get plain `role: content` lines."""
+        if self._tokenizer.chat_template is None:
+            lines = [f"{m.role}: {m.content}" for m in messages]
+            return (self._tokenizer.bos_token or "") + "\n".join([*lines, "assistant: "])
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        return self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+
+    def _continuation_ids(self, prompt_text: str, prompt_ids: list[int], continuation: str) -> list[int]:
+        full_ids = self._tokenizer(prompt_text + continuation, add_special_tokens=False)["input_ids"]
+        if full_ids[: len(prompt_ids)] == prompt_ids:
+            return full_ids[len(prompt_ids) :]
+        # The join merged tokens across the boundary: tokenise the continuation on its own.
+        return self._tokenizer(continuation, add_special_tokens=False)["input_ids"]
+
+    def _pad_id(self) -> int:
+        pad = self._tokenizer.pad_token_id
+        return self._tokenizer.eos_token_id if pad is None else pad
+
+    def _eos_ids(self) -> set[int]:
+        eos = self._model.generation_config.eos_token_id
+        return set(eos) if isinstance(eos, list) else {eos}
+
+
+def _model_source(target: str, settings: Settings) -> tuple[str, str]:
+    """Where to load from and the model's name: a folder, or a Hugging Face id for the local cache."""
+    if target == SMOLLM2_ALIAS:
+        return str(safetensors_dir(smollm2_path(), settings)), "SmolLM2-135M-Instruct"
+    path = Path(target).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} has no config.json, so it is not a transformers model folder")
+        return str(path), path.resolve().name
+    if path.is_file():
+        raise ModelNotFoundError(f"{path} is a file; hf: loads model folders (gguf: loads .gguf files)")
+    # Hub ids are `name` or `org/name`; anything else that looks like a path must exist.
+    if target.startswith((".", "/", "~")) or target.count("/") > 1:
+        raise ModelNotFoundError(f"model folder not found: {path}")
+    return target, target
+
+
+def _load(source: str) -> tuple[Any, Any]:
+    """Tokenizer and fp32 model, from local files only so a missing model fails at once, never hangs."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        if Path(source).is_dir():
+            raise ModelNotFoundError(f"could not load the model in {source}: {_first_line(exc)}") from exc
+        raise ModelNotFoundError(
+            f"'{source}' is neither a folder nor in the local Hugging Face cache; "
+            f"download it first (hf download {source})"
+        ) from exc
+    return tokenizer, model
+
+
+def _with_adapter(model: Any, adapter: Path) -> Any:
+    """Merge the LoRA into the weights: inference then runs at the base model's speed."""
+    from peft import PeftModel
+
+    weights = [adapter / name for name in ("adapter_model.safetensors", "adapter_model.bin")]
+    # Checked here because PEFT treats an incomplete local folder as a Hub id and fails obscurely.
+    if not ((adapter / "adapter_config.json").is_file() and any(w.is_file() for w in weights)):
+        raise ModelNotFoundError(f"no PEFT adapter (adapter_config.json + adapter_model.*) in {adapter}")
+    try:
+        return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelNotFoundError(f"could not load the adapter in {adapter}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """`text` up to the first stop string, and whether there was one."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text, False) if cut < 0 else (text[:cut], True)
+
+
+class _StopStrings(StoppingCriteria):
+    """Stops on a stop string in the decoded reply. transformers' own `stop_strings` preprocesses the
+    whole vocabulary on every call (0.3 s for SmolLM2); decoding a short reply per token is far cheaper.
+    """
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str], prompt_len: int):
+        self._tokenizer = tokenizer
+        self._stop = stop
+        self._prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        text = self._tokenizer.decode(input_ids[0, self._prompt_len :], skip_special_tokens=True)
+        return torch.tensor([_cut_at_stop(text, self._stop)[1]])
+
+
+class _TextStreamer(BaseStreamer):
+    """Decodes tokens as `generate` produces them and passes on only final text: none past a stop string,
+    no half-decoded character, and no tail that may yet turn into a stop string.
+    """
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str], on_text: OnText | None, started: float):
+        self._tokenizer = tokenizer
+        self._stop = stop
+        self._on_text = on_text
+        self._started = started
+        self._ids: list[int] = []
+        self._prompt_seen = False
+        self._sent_chars = 0
+        self.first_token_ms: float | None = None
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() hands the prompt over first
+            self._prompt_seen = True
+            return
+        if self.first_token_ms is None:
+            self.first_token_ms = (time.perf_counter() - self._started) * 1000
+        self._ids.extend(value.reshape(-1).tolist())
+        if self._on_text is not None:
+            self._send(self._on_text, final=False)
+
+    def end(self) -> None:
+        if self._on_text is not None:
+            self._send(self._on_text, final=True)
+
+    def final_text(self) -> tuple[str, bool]:
+        """The whole reply cut at the first stop string, and whether one was hit."""
+        return _cut_at_stop(self._tokenizer.decode(self._ids, skip_special_tokens=True), self._stop)
+
+    def _send(self, on_text: OnText, final: bool) -> None:
+        text, hit_stop = self.final_text()
+        if not (final or hit_stop):
+            text = text.rstrip("\ufffd")
+            held = max((k for s in self._stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+            text = text[: len(text) - held]
+        if len(text) > self._sent_chars:
+            on_text(text[self._sent_chars :])
+            self._sent_chars = len(text)

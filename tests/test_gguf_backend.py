@@ -1,0 +1,68 @@
+"""The in-process llama.cpp backend on the real SmolLM2-135M-Instruct GGUF."""
+
+import math
+
+import pytest
+
+from kgft.backends import ChatMessage, create_backend
+from kgft.errors import ModelNotFoundError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    backend = create_backend("gguf:smollm2", Settings(home=tmp_path_factory.mktemp("home"), threads=1))
+    yield backend
+    backend.close()
+
+
+def test_answers_a_short_english_prompt_with_real_token_counts(smollm2):
+    generation = smollm2.generate([ChatMessage("user", "What is 2+2?")], max_tokens=24)
+    assert "4" in generation.text
+    # SmolLM2's chat template wraps the prompt with a default system turn: far more tokens than words.
+    assert generation.prompt_tokens > 20
+    assert 0 < generation.completion_tokens <= 24
+    assert generation.model == "SmolLM2-135M-Instruct"
+
+
+def test_streaming_pieces_join_to_the_text_and_time_the_first_token(smollm2):
+    pieces: list[str] = []
+    generation = smollm2.generate(
+        [ChatMessage("user", "Name three colours.")], max_tokens=16, on_text=pieces.append
+    )
+    assert "".join(pieces) == generation.text
+    assert len(pieces) > 1
+    assert generation.first_token_ms is not None
+    assert 0 < generation.first_token_ms <= generation.generation_ms
+    assert generation.completion_tokens == 16
+    assert generation.finish_reason == "length"
+
+
+def test_scores_continuations_by_log_likelihood(smollm2):
+    question = [ChatMessage("user", "What is the capital of France? Answer with one word.")]
+    paris, banana = smollm2.score(question, ["Paris", "Banana"])
+    assert paris < 0 and banana < 0
+    assert paris > banana + 2  # a clear preference, not a coin flip
+    # Scoring is deterministic and additive: a longer continuation can only lose probability.
+    again, longer = smollm2.score(question, ["Paris", "Paris is the capital"])
+    assert math.isclose(again, paris, abs_tol=1e-4)
+    assert longer < paris
+
+
+def test_cost_is_measured_seconds_times_the_cpu_rate(smollm2):
+    generation = smollm2.generate([ChatMessage("user", "Hi")], max_tokens=4)
+    cost = smollm2.cost(generation, PriceBook.load())
+    assert cost.priced
+    assert cost.basis.endswith(" s × $0.0446/h (CPU, 1 core × $0.0446/core-h)")
+    assert cost.runtime_usd > 0
+
+
+def test_missing_or_bogus_model_files(tmp_path):
+    settings = Settings(home=tmp_path)
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        create_backend(f"gguf:{tmp_path / 'absent.gguf'}", settings)
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ModelNotFoundError, match="not a GGUF file"):
+        create_backend(f"gguf:{bogus}", settings)

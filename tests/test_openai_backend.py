@@ -1,0 +1,171 @@
+"""The openai: backend against real HTTP servers: llama.cpp serving SmolLM2, and scripted stdlib ones."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kgft.backends import ChatMessage, create_backend
+from kgft.backends.base import LLMBackend
+from kgft.errors import BackendUnavailableError, UnsupportedError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+from tests.openai_server import free_port, openai_server  # noqa: F401
+
+QUESTION = [ChatMessage("user", "What is the capital of France?")]
+MAX_TOKENS = 12
+
+Scripted = Callable[[int, dict], str]
+
+
+@pytest.fixture(scope="module")
+def smollm2(openai_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMBackend]:  # noqa: F811
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    backend = create_backend(f"openai:smollm2?base_url={openai_server}", settings)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def scripted(tmp_path) -> Iterator[Scripted]:
+    """Starts stdlib HTTP servers that answer every POST with one fixed status and JSON body."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(status: int, payload: dict) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _backend(base_url: str, tmp_path) -> LLMBackend:
+    return create_backend(f"openai:some-model?base_url={base_url}", Settings(home=tmp_path))
+
+
+def test_spec_keeps_model_and_base_url(smollm2, openai_server):  # noqa: F811
+    assert smollm2.model == "smollm2"
+    assert smollm2.spec == f"openai:smollm2?base_url={openai_server}"
+
+
+def test_answers_with_token_counts_from_the_usage_field(smollm2):
+    generation = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS)
+    assert generation.text.strip()
+    # SmolLM2's template adds a default system turn, so the prompt is far longer than the 7 words asked.
+    assert generation.prompt_tokens > 20
+    assert 0 < generation.completion_tokens <= MAX_TOKENS
+    assert generation.generation_ms > 0
+    assert generation.first_token_ms is None
+    assert generation.model == "smollm2"
+
+
+def test_streamed_pieces_join_to_the_text_and_time_the_first_token(smollm2):
+    pieces: list[str] = []
+    generation = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS, on_text=pieces.append)
+    assert len(pieces) > 1
+    assert "".join(pieces) == generation.text
+    assert generation.first_token_ms is not None
+    assert 0 < generation.first_token_ms <= generation.generation_ms
+    assert 0 < generation.completion_tokens <= MAX_TOKENS
+    assert generation.prompt_tokens > 20
+
+
+def test_a_stop_string_ends_the_answer_early(smollm2):
+    free = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS)
+    stop = free.text.split()[1]  # temperature 0 is greedy: the same answer would reach this word again
+    stopped = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS, stop=[stop])
+    assert stop not in stopped.text
+    assert stopped.completion_tokens < free.completion_tokens
+
+
+def test_an_unknown_model_is_unpriced_not_free(smollm2):
+    generation = smollm2.generate(QUESTION, max_tokens=4)
+    cost = smollm2.cost(generation, PriceBook.load())
+    assert cost.priced is False
+    assert cost.runtime_usd == 0
+    assert cost.basis.startswith("unpriced")
+
+
+def test_a_user_price_prices_the_reported_tokens(smollm2, tmp_path):
+    prices_file = tmp_path / "prices.toml"
+    prices_file.write_text('[models.smollm2]\ninput = "0.5"\ncached_input = "0.1"\noutput = "2"\n')
+    smollm2.generate(QUESTION, max_tokens=4)
+    generation = smollm2.generate(QUESTION, max_tokens=4)
+    # llama.cpp reuses the prompt it just processed and reports it as cached, as paid APIs do.
+    assert 0 < generation.cached_tokens < generation.prompt_tokens
+    cost = smollm2.cost(generation, PriceBook.load(prices_file))
+    fresh = generation.prompt_tokens - generation.cached_tokens
+    expected = (
+        fresh * Decimal("0.5") + generation.cached_tokens * Decimal("0.1") + generation.completion_tokens * 2
+    ) / 1_000_000
+    assert cost.priced is True
+    assert cost.runtime_usd == expected
+    assert f"{generation.completion_tokens} out × $2/M" in cost.basis
+
+
+def test_score_is_unsupported_over_a_chat_api(smollm2):
+    with pytest.raises(UnsupportedError, match="reader=lexical"):
+        smollm2.score(QUESTION, ["Paris", "Lyon"])
+
+
+def test_a_server_that_is_down_names_its_url(tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    backend = _backend(base_url, tmp_path)
+    with pytest.raises(BackendUnavailableError) as caught:
+        backend.generate(QUESTION, max_tokens=4)
+    message = str(caught.value)
+    assert message == f"cannot reach {base_url}: connection refused"
+    with pytest.raises(BackendUnavailableError, match="cannot reach"):
+        backend.generate(QUESTION, max_tokens=4, on_text=print)
+
+
+def test_an_answer_without_usage_is_refused(scripted, tmp_path):
+    completion = {
+        "choices": [{"message": {"role": "assistant", "content": "Paris"}, "finish_reason": "stop"}]
+    }
+    backend = _backend(scripted(200, completion), tmp_path)
+    with pytest.raises(BackendUnavailableError, match="no token usage for model 'some-model'"):
+        backend.generate(QUESTION, max_tokens=4)
+
+
+def test_a_rejected_key_says_so_in_one_line(scripted, tmp_path):
+    base_url = scripted(401, {"error": {"message": "Incorrect API key provided", "type": "auth"}})
+    settings = Settings(home=tmp_path, openai_api_key="sk-wrong")
+    backend = create_backend(f"openai:some-model?base_url={base_url}", settings)
+    with pytest.raises(BackendUnavailableError) as caught:
+        backend.generate(QUESTION, max_tokens=4)
+    message = str(caught.value)
+    assert "rejected the API key" in message
+    assert "Incorrect API key provided" in message
+    assert "OPENAI_API_KEY" in message
+    assert "sk-wrong" not in message
+    assert "\n" not in message
+
+
+def test_a_server_error_reports_status_and_a_truncated_message(scripted, tmp_path):
+    backend = _backend(scripted(500, {"error": {"message": "out of memory " * 40}}), tmp_path)
+    with pytest.raises(BackendUnavailableError, match="HTTP 500: out of memory") as caught:
+        backend.generate(QUESTION, max_tokens=4, on_text=print)
+    assert len(str(caught.value)) < 300
