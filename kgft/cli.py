@@ -25,7 +25,6 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-out = Console()
 
 
 class Context:
@@ -62,14 +61,16 @@ def llm(
             sys.stdout.write(answer.model_dump_json() + "\n")
             return
         answer = ask(model, prompt, context.prices, max_tokens=limit, system=system, on_text=_print_piece)
-        out.print()
+        sys.stdout.write("\n")
+        sys.stdout.flush()  # the whole text on stdout before the summary on stderr
         _print_summary(answer)
     finally:
         model.close()
 
 
 def _print_piece(piece: str) -> None:
-    out.print(piece, end="", markup=False, highlight=False)
+    sys.stdout.write(piece)
+    sys.stdout.flush()
 
 
 def _print_summary(answer: Answer) -> None:

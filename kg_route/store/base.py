@@ -39,11 +39,11 @@ class GraphStore(Protocol):
         ...
 
     def upsert_nodes(self, rows: Sequence[NodeRow]) -> int:
-        """Insert nodes whose id is new, update the others; all-or-nothing per call. Returns new-node count."""
+        """Insert new ids, update known ones; all-or-nothing per call. Returns how many were new."""
         ...
 
     def upsert_edges(self, rows: Sequence[EdgeRow]) -> int:
-        """Insert edges (src, type, dst) not already present; all-or-nothing per call. Returns new-edge count."""
+        """Insert (src, type, dst) edges not yet present; all-or-nothing. Returns how many were new."""
         ...
 
     def read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:

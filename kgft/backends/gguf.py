@@ -11,6 +11,7 @@ import xllamacpp
 
 from kgft.backends.base import ChatMessage, Generation, OnText
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
+from kgft.backends.scoring_ids import scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
 from kgft.errors import BackendUnavailableError, KgftError, ModelNotFoundError
@@ -127,17 +128,8 @@ class GGUFBackend:
 
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
         """Teacher-forced log-likelihood: force each continuation token in turn, read its raw log-prob."""
-        tokenizer = self._tokenizer
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        prompt_text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        prompt_ids: list[int] = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-        scores = []
-        for continuation in continuations:
-            full_ids = tokenizer(prompt_text + continuation, add_special_tokens=False)["input_ids"]
-            if full_ids[: len(prompt_ids)] != prompt_ids:  # the join merged tokens across the boundary
-                full_ids = prompt_ids + tokenizer(continuation, add_special_tokens=False)["input_ids"]
-            scores.append(self._forced_logprob(prompt_ids, full_ids[len(prompt_ids) :]))
-        return scores
+        prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
+        return [self._forced_logprob(prompt_ids, target) for target in targets]
 
     def _forced_logprob(self, prompt_ids: list[int], target_ids: list[int]) -> float:
         total = 0.0

@@ -18,6 +18,7 @@ from transformers.generation.streamers import BaseStreamer
 from kgft.backends.base import ChatMessage, Generation, OnText
 from kgft.backends.gguf_convert import safetensors_dir
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
+from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
 from kgft.errors import ModelNotFoundError
@@ -50,7 +51,9 @@ class HFBackend:
         on_text: OnText | None = None,
     ) -> Generation:
         started = time.perf_counter()
-        prompt_ids = self._tokenizer(self._render(messages), add_special_tokens=False)["input_ids"]
+        prompt_ids = self._tokenizer(render_chat(self._tokenizer, messages), add_special_tokens=False)[
+            "input_ids"
+        ]
         streamer = _TextStreamer(self._tokenizer, stop, on_text, started)
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
@@ -85,9 +88,7 @@ class HFBackend:
         """Teacher-forced log-likelihood of every continuation, in one right-padded forward pass."""
         if not continuations:
             return []
-        prompt_text = self._render(messages)
-        prompt_ids = self._tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-        targets = [self._continuation_ids(prompt_text, prompt_ids, text) for text in continuations]
+        prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
         rows = [prompt_ids + target for target in targets]
         width = max(len(row) for row in rows)
         # Right padding leaves every real position's logits untouched under a causal mask.
@@ -110,21 +111,6 @@ class HFBackend:
 
     def close(self) -> None:
         self._model = None
-
-    def _render(self, messages: Sequence[ChatMessage]) -> str:
-        """The chat template's prompt text; models without one get plain `role: content` lines."""
-        if self._tokenizer.chat_template is None:
-            lines = [f"{m.role}: {m.content}" for m in messages]
-            return (self._tokenizer.bos_token or "") + "\n".join([*lines, "assistant: "])
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        return self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-
-    def _continuation_ids(self, prompt_text: str, prompt_ids: list[int], continuation: str) -> list[int]:
-        full_ids = self._tokenizer(prompt_text + continuation, add_special_tokens=False)["input_ids"]
-        if full_ids[: len(prompt_ids)] == prompt_ids:
-            return full_ids[len(prompt_ids) :]
-        # The join merged tokens across the boundary: tokenise the continuation on its own.
-        return self._tokenizer(continuation, add_special_tokens=False)["input_ids"]
 
     def _pad_id(self) -> int:
         pad = self._tokenizer.pad_token_id
