@@ -49,3 +49,7 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.home / "ledger.jsonl"
