@@ -129,3 +129,10 @@ class PriceBook:
 def unpriced(reason: str) -> Cost:
     """An explicit 'we do not know', never a silent $0 that would flatter a route."""
     return Cost(runtime_usd=Decimal(0), basis=f"unpriced: {reason}", priced=False)
+
+
+def combine(*costs: Cost) -> Cost:
+    """One cost from several parts (retrieval compute + generation); unpriced if any part is."""
+    usd = sum((cost.runtime_usd for cost in costs), Decimal(0))
+    basis = " + ".join(f"({cost.basis})" if len(costs) > 1 else cost.basis for cost in costs)
+    return Cost(runtime_usd=usd, basis=basis, priced=all(cost.priced for cost in costs))

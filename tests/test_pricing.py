@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from kgft.errors import PricingError
-from kgft.pricing import PriceBook
+from kgft.pricing import PriceBook, combine
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,13 @@ def test_bad_price_files_fail_clearly(tmp_path, body, message):
 def test_missing_price_file(tmp_path):
     with pytest.raises(PricingError, match="does not exist"):
         PriceBook.load(tmp_path / "nope.toml")
+
+
+def test_combined_cost_adds_parts_and_stays_unpriced_if_any_part_is(book):
+    retrieval = book.compute_cost("cpu", seconds=0.002, cores=1)
+    generation = book.token_cost("deepseek-chat", 812, 64)
+    total = combine(retrieval, generation)
+    assert total.runtime_usd == retrieval.runtime_usd + generation.runtime_usd
+    assert total.basis == f"({retrieval.basis}) + ({generation.basis})"
+    assert total.priced
+    assert not combine(retrieval, book.token_cost("unknown-model", 1, 1)).priced

@@ -1,0 +1,15 @@
+"""A fact the KG route can put in front of a model, and cite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One citable statement: an article's text, or a triple written out as a sentence."""
+
+    id: str  # the node id for articles, "src|relation|dst" for triples
+    text: str
+    source: str
+    score: float = 0.0

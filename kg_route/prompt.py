@@ -1,0 +1,41 @@
+"""A compact, numbered-facts prompt; Chinese questions get a Chinese template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kg_route.facts import Fact
+from kgft.backends.base import ChatMessage
+
+_SYSTEM_ZH = (
+    "你是严谨的法律与医学助理。只依据给出的事实回答，并用方括号编号引用事实，例如[1]。事实不足时直说。"
+)
+_SYSTEM_EN = (
+    "You are a careful legal and medical assistant. Answer only from the numbered facts and cite them "
+    "like [1]. Say so when the facts are not enough."
+)
+
+
+def is_chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
+def numbered_facts(facts: Sequence[Fact]) -> str:
+    return "\n".join(f"[{number}] {fact.source}：{fact.text}" for number, fact in enumerate(facts, 1))
+
+
+def build_messages(
+    question: str, facts: Sequence[Fact], options: Mapping[str, str] | None = None
+) -> list[ChatMessage]:
+    """System rules, then the facts, the question and (for MCQ) the options, in the question's language."""
+    chinese = is_chinese(question)
+    option_lines = "\n".join(f"{letter}. {text}" for letter, text in (options or {}).items())
+    if chinese:
+        body = f"事实：\n{numbered_facts(facts)}\n\n问题：{question}"
+        if option_lines:
+            body += f"\n选项：\n{option_lines}\n请给出正确选项的字母。"
+    else:
+        body = f"Facts:\n{numbered_facts(facts)}\n\nQuestion: {question}"
+        if option_lines:
+            body += f"\nOptions:\n{option_lines}\nAnswer with the letter of the correct option."
+    return [ChatMessage("system", _SYSTEM_ZH if chinese else _SYSTEM_EN), ChatMessage("user", body)]

@@ -1,0 +1,71 @@
+"""MCQ readers: pick the option the retrieved facts support.
+
+`lexical` is deterministic and free (no model call); `llm` asks the backend to score each option's text
+as the start of its reply, conditioned on the facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kg_route.facts import Fact
+from kg_route.prompt import build_messages
+from kgft.backends.base import LLMBackend
+
+
+@dataclass(frozen=True)
+class Reading:
+    choice: str
+    scores: dict[str, float]
+
+
+class Reader(Protocol):
+    name: str
+
+    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading: ...
+
+
+def char_ngrams(text: str, n: int) -> set[str]:
+    compact = "".join(text.split())
+    return {compact[i : i + n] for i in range(len(compact) - n + 1)}
+
+
+class LexicalReader:
+    """Fraction of an option's character n-grams found in the facts; ties go to the earlier letter."""
+
+    name = "lexical"
+
+    def __init__(self, n: int = 3):
+        self.n = n
+
+    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
+        fact_grams: set[str] = set()
+        for fact in facts:
+            fact_grams |= char_ngrams(fact.text, self.n)
+        scores = {}
+        for letter, option in options.items():
+            grams = char_ngrams(option, self.n) or {option}
+            scores[letter] = len(grams & fact_grams) / len(grams)
+        return Reading(choice=max(scores, key=lambda letter: scores[letter]), scores=scores)
+
+
+class LLMReader:
+    """Mean per-character log-likelihood of each option's text, so long options are not penalised."""
+
+    name = "llm"
+
+    def __init__(self, backend: LLMBackend):
+        self.backend = backend
+
+    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
+        # No option list in the prompt: the reply is asked to *be* the option text, which is scored.
+        messages = build_messages(question, facts)
+        letters = list(options)
+        logprobs = self.backend.score(messages, [options[letter] for letter in letters])
+        scores = {
+            letter: logprob / max(1, len(options[letter]))
+            for letter, logprob in zip(letters, logprobs, strict=True)
+        }
+        return Reading(choice=max(scores, key=lambda letter: scores[letter]), scores=scores)

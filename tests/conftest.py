@@ -1,0 +1,3 @@
+"""Fixtures every test module can use without importing them."""
+
+pytest_plugins = ["tests.graph_servers"]
