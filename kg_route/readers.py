@@ -12,13 +12,14 @@ from typing import Protocol
 
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
-from kgft.backends.base import LLMBackend
+from kgft.backends.base import LLMBackend, Scoring
 
 
 @dataclass(frozen=True)
 class Reading:
     choice: str
     scores: dict[str, float]
+    scoring: Scoring | None = None  # what the model read, for pricing; None for free readers
 
 
 class Reader(Protocol):
@@ -63,9 +64,9 @@ class LLMReader:
         # No option list in the prompt: the reply is asked to *be* the option text, which is scored.
         messages = build_messages(question, facts)
         letters = list(options)
-        logprobs = self.backend.score(messages, [options[letter] for letter in letters])
+        scoring = self.backend.score(messages, [options[letter] for letter in letters])
         scores = {
             letter: logprob / max(1, len(options[letter]))
-            for letter, logprob in zip(letters, logprobs, strict=True)
+            for letter, logprob in zip(letters, scoring.logprobs, strict=True)
         }
-        return Reading(choice=max(scores, key=lambda letter: scores[letter]), scores=scores)
+        return Reading(choice=max(scores, key=lambda letter: scores[letter]), scores=scores, scoring=scoring)

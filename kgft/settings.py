@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     max_tokens: int = Field(default=256, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
+    graph: str | None = Field(default=None, description="ladybug:PATH or bolt://host:port[/db]")
+    graph_user: str | None = None
+    graph_password: SecretStr | None = None
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -49,6 +52,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def graph_url(self) -> str:
+        """The embedded Ladybug graph under KGFT_HOME unless KGFT_GRAPH names another store."""
+        return self.graph or f"ladybug:{self.home / 'graph'}"
 
     @property
     def ledger_path(self) -> Path:

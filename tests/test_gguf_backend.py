@@ -41,11 +41,13 @@ def test_streaming_pieces_join_to_the_text_and_time_the_first_token(smollm2):
 
 def test_scores_continuations_by_log_likelihood(smollm2):
     question = [ChatMessage("user", "What is the capital of France? Answer with one word.")]
-    paris, banana = smollm2.score(question, ["Paris", "Banana"])
+    scoring = smollm2.score(question, ["Paris", "Banana"])
+    paris, banana = scoring.logprobs
+    assert scoring.tokens_read > 20 and scoring.scoring_ms > 0
     assert paris < 0 and banana < 0
     assert paris > banana + 2  # a clear preference, not a coin flip
     # Scoring is deterministic and additive: a longer continuation can only lose probability.
-    again, longer = smollm2.score(question, ["Paris", "Paris is the capital"])
+    again, longer = smollm2.score(question, ["Paris", "Paris is the capital"]).logprobs
     assert math.isclose(again, paris, abs_tol=1e-4)
     assert longer < paris
 

@@ -104,7 +104,7 @@ def test_greedy_is_deterministic_and_a_stop_string_cuts_the_text(tiny):
 
 
 def test_scores_equal_the_models_own_log_likelihood(tiny, tiny_dir):
-    short, long, empty = tiny.score(QUESTION, ["Paris", "The capital of France is Paris.", ""])
+    short, long, empty = tiny.score(QUESTION, ["Paris", "The capital of France is Paris.", ""]).logprobs
     assert short < 0 and long < short
     assert empty == 0.0
     # Both rows of the padded batch must match an unbatched, unpadded computation.
@@ -116,8 +116,8 @@ def test_a_lora_adapter_changes_the_scores(tiny, tiny_dir, adapter_dir, settings
     tuned = create_backend(f"hf:{tiny_dir}?adapter={adapter_dir}", settings)
     assert tuned.spec == f"hf:{tiny_dir}?adapter={adapter_dir}"
     assert tuned.model == f"{tiny_dir.name}+{adapter_dir.name}"
-    base = tiny.score(QUESTION, ["Paris"])[0]
-    assert abs(tuned.score(QUESTION, ["Paris"])[0] - base) > 0.01
+    base = tiny.score(QUESTION, ["Paris"]).logprobs[0]
+    assert abs(tuned.score(QUESTION, ["Paris"]).logprobs[0] - base) > 0.01
     tuned.close()
 
 
@@ -128,7 +128,7 @@ def test_a_tokenizer_without_chat_template_gets_role_lines(tmp_path, settings):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     rendered = f"<|im_start|>user: {QUESTION[0].content}\nassistant: "
     assert generation.prompt_tokens == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
-    assert backend.score(QUESTION, ["Paris"])[0] < 0
+    assert backend.score(QUESTION, ["Paris"]).logprobs[0] < 0
 
 
 def test_cost_is_measured_seconds_times_the_cpu_rate(tiny):
@@ -168,12 +168,12 @@ def test_smollm2_converted_from_its_gguf_answers_and_the_conversion_is_cached(tm
     assert "4" in generation.text
     assert generation.model == "SmolLM2-135M-Instruct"
     france = [ChatMessage("user", "What is the capital of France? Answer with one word.")]
-    paris, banana = backend.score(france, ["Paris", "Banana"])
+    paris, banana = backend.score(france, ["Paris", "Banana"]).logprobs
     assert paris > banana + 2
     backend.close()
     # llama.cpp runs the same weights through quantised kernels: close, but not equal.
     gguf = create_backend("gguf:smollm2", settings)
-    assert math.isclose(paris, gguf.score(france, ["Paris"])[0], abs_tol=0.3)
+    assert math.isclose(paris, gguf.score(france, ["Paris"]).logprobs[0], abs_tol=0.3)
     gguf.close()
 
     folder = safetensors_dir(smollm2_path(), settings)

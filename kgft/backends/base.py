@@ -36,6 +36,25 @@ class Generation:
     finish_reason: str = "stop"
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """Log-likelihoods of continuations, with what reading them took, so scoring is priced too."""
+
+    logprobs: list[float]
+    tokens_read: int  # the prompt once plus every continuation token
+    scoring_ms: float
+
+    def as_generation(self, model: str) -> Generation:
+        """Scoring reads tokens and writes none: price it like a generation with no output."""
+        return Generation(
+            text="",
+            model=model,
+            prompt_tokens=self.tokens_read,
+            completion_tokens=0,
+            generation_ms=self.scoring_ms,
+        )
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     spec: str
@@ -53,7 +72,7 @@ class LLMBackend(Protocol):
         """Answer a chat; `on_text` receives text pieces as they are produced (streaming)."""
         ...
 
-    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         """Natural-log likelihood of each continuation as the start of the assistant's reply.
 
         Raises UnsupportedError where the backend cannot score (chat-only APIs).

@@ -9,7 +9,7 @@ from typing import Any
 
 import xllamacpp
 
-from kgft.backends.base import ChatMessage, Generation, OnText
+from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
 from kgft.backends.scoring_ids import scoring_ids
 from kgft.backends.spec import BackendSpec
@@ -126,10 +126,16 @@ class GGUFBackend:
 
         return AutoTokenizer.from_pretrained(tokenizer_dir(self.path, self._settings))
 
-    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         """Teacher-forced log-likelihood: force each continuation token in turn, read its raw log-prob."""
+        started = time.perf_counter()
         prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
-        return [self._forced_logprob(prompt_ids, target) for target in targets]
+        logprobs = [self._forced_logprob(prompt_ids, target) for target in targets]
+        return Scoring(
+            logprobs=logprobs,
+            tokens_read=len(prompt_ids) + sum(len(target) for target in targets),
+            scoring_ms=(time.perf_counter() - started) * 1000,
+        )
 
     def _forced_logprob(self, prompt_ids: list[int], target_ids: list[int]) -> float:
         total = 0.0

@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from kgft.backends.base import ChatMessage, Generation, OnText
+from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.gguf_convert import safetensors_dir
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
 from kgft.backends.scoring_ids import render_chat, scoring_ids
@@ -84,10 +84,11 @@ class HFBackend:
             finish_reason="length" if hit_length else "stop",
         )
 
-    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         """Teacher-forced log-likelihood of every continuation, in one right-padded forward pass."""
+        started = time.perf_counter()
         if not continuations:
-            return []
+            return Scoring(logprobs=[], tokens_read=0, scoring_ms=0.0)
         prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
         rows = [prompt_ids + target for target in targets]
         width = max(len(row) for row in rows)
@@ -102,7 +103,11 @@ class HFBackend:
             positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(target))
             picked = logprobs[row, positions, torch.tensor(target, dtype=torch.long)]
             scores.append(float(picked.sum()))
-        return scores
+        return Scoring(
+            logprobs=scores,
+            tokens_read=len(prompt_ids) + sum(len(target) for target in targets),
+            scoring_ms=(time.perf_counter() - started) * 1000,
+        )
 
     def cost(self, generation: Generation, prices: PriceBook) -> Cost:
         return prices.compute_cost(

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from kgft.backends.base import ChatMessage, Generation, OnText
+from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
 from kgft.errors import BackendSpecError, BackendUnavailableError, UnsupportedError
@@ -172,7 +172,7 @@ class OpenAIBackend:
     def _malformed(self, what: str) -> BackendUnavailableError:
         return BackendUnavailableError(f"{self.base_url} sent a malformed response, {_one_line(what)}")
 
-    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> list[float]:
+    def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         raise UnsupportedError(
             "openai: backends cannot score continuations (chat APIs return no prompt log-probs); "
             "use gguf: or hf:, or reader=lexical"
