@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     graph: str | None = Field(default=None, description="ladybug:PATH or bolt://host:port[/db]")
     graph_user: str | None = None
     graph_password: SecretStr | None = None
+    kg_backend: str = Field(default="gguf:smollm2", description="the KG route's base model")
+    kg_reader: str = Field(default="lexical", description="MCQ reader: lexical (free) or llm (scoring)")
+    kg_budget_tokens: int = Field(default=1024, ge=16, description="facts put in the prompt, at most")
+    kg_embeddings: bool = Field(
+        default=False, description="embedding fallback for paraphrases; first use embeds ~27k names (minutes)"
+    )
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")

@@ -1,0 +1,53 @@
+"""Assemble the KG route from settings: graph store, linker over the graph's own names, retriever."""
+
+from __future__ import annotations
+
+from kg_route.linking import EntityLinker
+from kg_route.linking.embedding import EmbeddingIndex
+from kg_route.linking.sources import LINKED_KINDS, linker_inputs
+from kg_route.retrieval import FactRetriever
+from kg_route.route import KGRoute
+from kg_route.store import GraphStore, NodeRow, open_store
+from kgft.errors import KgftError
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+_NAMES = (
+    "MATCH (n:Node) WHERE n.kind IN $kinds "
+    "RETURN n.id AS id, n.kind AS kind, n.name AS name, n.props AS props"
+)
+# e5 cosine between a question and a node name; below this a "match" is a guess.
+EMBEDDING_MIN_SCORE = 0.86
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    password = settings.graph_password.get_secret_value() if settings.graph_password else None
+    return open_store(settings.graph_url, settings.graph_user, password)
+
+
+def linker_from_store(store: GraphStore, settings: Settings) -> EntityLinker:
+    """Every name the graph holds, so a link always lands on a node that exists."""
+    rows = store.read(_NAMES, {"kinds": sorted(LINKED_KINDS | {"Article"})})
+    if not rows:
+        raise KgftError(
+            f"the graph at {store.url} is empty; run `kgft ingest legal` or `kgft ingest medical` first"
+        )
+    nodes = [NodeRow(row["id"], row["kind"], row["name"], props=row["props"] or "{}") for row in rows]
+    entries, articles = linker_inputs(nodes)
+    if not settings.kg_embeddings:
+        return EntityLinker(entries, articles)
+    index = EmbeddingIndex.build(entries, settings.cache_dir / "embeddings")
+    return EntityLinker(
+        entries,
+        articles,
+        fallback=lambda question: index.nearest(question, k=3, min_score=EMBEDDING_MIN_SCORE),
+    )
+
+
+def build_route(settings: Settings, prices: PriceBook) -> KGRoute:
+    store = open_graph(settings)
+    store.ensure_schema()
+    retriever = FactRetriever(
+        store, linker_from_store(store, settings), budget_tokens=settings.kg_budget_tokens
+    )
+    return KGRoute(retriever, settings, prices)

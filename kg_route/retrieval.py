@@ -1,0 +1,147 @@
+"""Facts for a question with no LLM call: link names, fetch 1–2 hop facts with parametrized Cypher, rank, cut.
+
+Legal: a linked article is its own fact; a law named without an article contributes its articles
+(law → chapter → section → article, up to 3 hops) ranked by overlap with the question. Medical: a linked
+entity's outgoing triples, grouped per relation ("阑尾炎 常见症状：腹痛、发热"), and triples pointing at it
+("常见症状包含腹痛的：阑尾炎、胃炎").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kg_route.facts import Fact
+from kg_route.linking import EntityLinker, Link
+from kg_route.readers import char_ngrams
+from kg_route.store.base import GraphStore
+
+STRUCTURE = ["HAS_CHAPTER", "HAS_SECTION", "HAS_ARTICLE"]
+_ARTICLES = "MATCH (a:Node) WHERE a.id IN $ids RETURN a.id AS id, a.text AS text, a.source AS source"
+_LAW_ARTICLES = (
+    "MATCH (l:Node)-[:REL*1..3]->(a:Node) WHERE l.id = $law AND a.kind = 'Article' "
+    "RETURN a.id AS id, a.text AS text, a.source AS source"
+)
+_OUTGOING = (
+    "MATCH (s:Node)-[r:REL]->(o:Node) WHERE s.id IN $ids AND NOT r.type IN $structure "
+    "RETURN s.id AS src, s.name AS src_name, r.type AS rel, o.name AS dst_name LIMIT $limit"
+)
+_INCOMING = (
+    "MATCH (s:Node)-[r:REL]->(o:Node) WHERE o.id IN $ids AND NOT r.type IN $structure "
+    "RETURN s.name AS src_name, r.type AS rel, o.id AS dst, o.name AS dst_name LIMIT $limit"
+)
+# Words in a question that point at one relation; a fact of that relation ranks first.
+RELATION_CUES: dict[str, tuple[str, ...]] = {
+    "常见症状": ("症状", "表现", "征象"),
+    "就诊科室": ("科室", "挂什么科", "哪个科", "看什么科"),
+    "药物治疗": ("药", "用什么"),
+    "并发症": ("并发",),
+    "常见病因": ("病因", "原因", "引起"),
+    "检查": ("检查", "化验"),
+    "治疗方案": ("治疗", "怎么治"),
+}
+_ARTICLE_SCORE = 10.0
+_OUT_SCORE = 1.0
+_IN_SCORE = 0.5
+_CUE_BONUS = 3.0
+_EDGE_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    links: list[Link]
+    facts: list[Fact]
+    retrieval_ms: float
+
+
+class FactRetriever:
+    """Question → ranked facts within a token budget (estimated at one token per character)."""
+
+    def __init__(
+        self, store: GraphStore, linker: EntityLinker, budget_tokens: int = 1024, max_facts: int = 12
+    ):
+        self.store = store
+        self.linker = linker
+        self.budget_tokens = budget_tokens
+        self.max_facts = max_facts
+
+    def retrieve(self, question: str) -> Retrieval:
+        started = time.perf_counter()
+        links = self.linker.link(question)
+        facts = self._rank(question, self._candidates(question, links)) if links else []
+        return Retrieval(links, self._within_budget(facts), (time.perf_counter() - started) * 1000)
+
+    def _candidates(self, question: str, links: Sequence[Link]) -> list[Fact]:
+        articles = [link.node_id for link in links if link.kind == "Article"]
+        linked_laws = {link.node_id for link in links if link.kind == "Law"}
+        # A law whose article is named needs no scan of its other articles.
+        cited_laws = {f"law:{article.split(':')[1]}" for article in articles}
+        entities = [link.node_id for link in links if link.kind not in {"Article", "Law"}]
+        facts = (
+            [
+                Fact(row["id"], row["text"], row["source"], _ARTICLE_SCORE)
+                for row in self.store.read(_ARTICLES, {"ids": articles})
+            ]
+            if articles
+            else []
+        )
+        for law in sorted(linked_laws - cited_laws):
+            facts += [
+                Fact(row["id"], row["text"], row["source"])
+                for row in self.store.read(_LAW_ARTICLES, {"law": law})
+            ]
+        if entities:
+            facts += self._triple_facts(entities)
+        return facts
+
+    def _triple_facts(self, entity_ids: list[str]) -> list[Fact]:
+        params = {"ids": entity_ids, "structure": STRUCTURE, "limit": _EDGE_LIMIT}
+        outgoing: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for row in self.store.read(_OUTGOING, params):
+            outgoing[(row["src"], row["src_name"], row["rel"])].append(row["dst_name"])
+        incoming: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for row in self.store.read(_INCOMING, params):
+            incoming[(row["dst"], row["dst_name"], row["rel"])].append(row["src_name"])
+        facts = [
+            Fact(f"{src}|{rel}", f"{name}{rel}：{'、'.join(sorted(set(objects)))}", "CMeKG", _OUT_SCORE)
+            for (src, name, rel), objects in outgoing.items()
+        ]
+        facts += [
+            Fact(
+                f"{dst}|{rel}|in",
+                f"{rel}包含{name}的：{'、'.join(sorted(set(subjects)))}",
+                "CMeKG",
+                _IN_SCORE,
+            )
+            for (dst, name, rel), subjects in incoming.items()
+        ]
+        return facts
+
+    def _rank(self, question: str, facts: list[Fact]) -> list[Fact]:
+        question_grams = char_ngrams(question, 2)
+        cued = {rel for rel, cues in RELATION_CUES.items() if any(cue in question for cue in cues)}
+
+        def score(fact: Fact) -> float:
+            overlap = len(question_grams & char_ngrams(fact.text, 2)) / max(1, len(question_grams))
+            relation = fact.id.split("|")[1] if "|" in fact.id else ""
+            return fact.score + (_CUE_BONUS if relation in cued else 0.0) + overlap
+
+        ranked = sorted(facts, key=score, reverse=True)
+        return [Fact(fact.id, fact.text, fact.source, round(score(fact), 4)) for fact in ranked]
+
+    def _within_budget(self, facts: list[Fact]) -> list[Fact]:
+        kept: list[Fact] = []
+        left = self.budget_tokens
+        for fact in facts[: self.max_facts]:
+            cost = len(fact.source) + len(fact.text)
+            if cost > left:
+                if not kept:  # one oversized fact is cut rather than dropped
+                    kept.append(
+                        Fact(fact.id, fact.text[: max(0, left - len(fact.source))], fact.source, fact.score)
+                    )
+                break
+            kept.append(fact)
+            left -= cost
+        return kept

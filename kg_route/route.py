@@ -1,0 +1,134 @@
+"""The KG route: graph facts in a base model's prompt, answers with numbered citations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+
+from kg_route.facts import Fact
+from kg_route.prompt import build_messages
+from kg_route.readers import LexicalReader, LLMReader, Reader
+from kg_route.retrieval import FactRetriever, Retrieval
+from kgft.answers import answer_from_generation
+from kgft.backends import LLMBackend, create_backend
+from kgft.contract import Answer, Citation, Cost, Question, Timings, Usage
+from kgft.errors import KgftError
+from kgft.pricing import PriceBook, combine
+from kgft.settings import Settings
+
+READERS = ("lexical", "llm")
+
+
+class KGRoute:
+    """Retrieval runs on the CPU with no model call; the backend is loaded only when one is needed."""
+
+    name = "kg"
+
+    def __init__(self, retriever: FactRetriever, settings: Settings, prices: PriceBook):
+        if settings.kg_reader not in READERS:
+            raise KgftError(f"unknown reader '{settings.kg_reader}'; use one of {', '.join(READERS)}")
+        self.retriever = retriever
+        self.settings = settings
+        self.prices = prices
+
+    @cached_property
+    def backend(self) -> LLMBackend:
+        return create_backend(self.settings.kg_backend, self.settings)
+
+    @cached_property
+    def reader(self) -> Reader:
+        return LLMReader(self.backend) if self.settings.kg_reader == "llm" else LexicalReader()
+
+    def answer(self, question: Question) -> Answer:
+        started = time.perf_counter()
+        retrieval = self.retriever.retrieve(question.text)
+        retrieval_cost = self.prices.compute_cost("cpu", retrieval.retrieval_ms / 1000, cores=1)
+        diagnostics = _diagnostics(retrieval)
+        if not retrieval.links or not retrieval.facts:
+            reason = "no entity linked" if not retrieval.links else "no facts for the linked entities"
+            return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
+        if question.options:
+            return self._read_choice(question, retrieval, retrieval_cost, diagnostics, started)
+        messages = build_messages(question.text, retrieval.facts)
+        generation = self.backend.generate(messages, max_tokens=self.settings.max_tokens)
+        answer = answer_from_generation(
+            generation,
+            route=self.name,
+            backend=self.backend,
+            prices=self.prices,
+            total_ms=(time.perf_counter() - started) * 1000,
+            retrieval_ms=retrieval.retrieval_ms,
+            citations=_citations(retrieval.facts),
+            diagnostics=diagnostics,
+        )
+        return answer.model_copy(update={"cost": combine(retrieval_cost, answer.cost)})
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
+        return [self.answer(question) for question in questions]
+
+    def _read_choice(
+        self,
+        question: Question,
+        retrieval: Retrieval,
+        retrieval_cost: Cost,
+        diagnostics: dict,
+        started: float,
+    ) -> Answer:
+        options = question.options or {}
+        reading = self.reader.read(question.text, options, retrieval.facts)
+        usage, cost, model = Usage(), retrieval_cost, "none"
+        if reading.scoring is not None:
+            generation = reading.scoring.as_generation(self.backend.model)
+            usage = Usage(prompt_tokens=generation.prompt_tokens)
+            cost = combine(retrieval_cost, self.backend.cost(generation, self.prices))
+            model = self.backend.model
+        scoring_ms = reading.scoring.scoring_ms if reading.scoring else 0.0
+        return Answer(
+            text=f"{reading.choice}. {options[reading.choice]}",
+            choice=reading.choice,
+            route=self.name,
+            model=model,
+            citations=_citations(retrieval.facts),
+            usage=usage,
+            timings=_timings(retrieval, scoring_ms, started),
+            cost=cost,
+            diagnostics=diagnostics | {"reader": self.reader.name, "option_scores": reading.scores},
+        )
+
+    def _abstain(
+        self, reason: str, retrieval: Retrieval, cost: Cost, diagnostics: dict, started: float
+    ) -> Answer:
+        return Answer(
+            text="",
+            route=self.name,
+            model="none",
+            timings=_timings(retrieval, 0.0, started),
+            cost=cost,
+            abstained=True,
+            abstain_reason=reason,
+            diagnostics=diagnostics,
+        )
+
+
+def _citations(facts: Sequence[Fact]) -> list[Citation]:
+    return [Citation(id=fact.id, text=fact.text, source=fact.source) for fact in facts]
+
+
+def _timings(retrieval: Retrieval, generation_ms: float, started: float) -> Timings:
+    return Timings(
+        retrieval_ms=retrieval.retrieval_ms,
+        generation_ms=generation_ms,
+        total_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _diagnostics(retrieval: Retrieval) -> dict:
+    return {
+        "linked": [
+            {"id": link.node_id, "name": link.name, "kind": link.kind, "how": link.how}
+            for link in retrieval.links
+        ],
+        "facts": len(retrieval.facts),
+        "retrieval_ms": round(retrieval.retrieval_ms, 3),
+    }
