@@ -128,20 +128,21 @@ class FactRetriever:
             relation = fact.id.split("|")[1] if "|" in fact.id else ""
             return fact.score + (_CUE_BONUS if relation in cued else 0.0) + overlap
 
-        ranked = sorted(facts, key=score, reverse=True)
-        return [Fact(fact.id, fact.text, fact.source, round(score(fact), 4)) for fact in ranked]
+        scored = [Fact(fact.id, fact.text, fact.source, round(score(fact), 4)) for fact in facts]
+        # Ties break on id so every engine, whatever order it returns rows in, gives the same facts.
+        return sorted(scored, key=lambda fact: (-fact.score, fact.id))
 
     def _within_budget(self, facts: list[Fact]) -> list[Fact]:
         kept: list[Fact] = []
         left = self.budget_tokens
-        for fact in facts[: self.max_facts]:
+        for fact in facts:
             cost = len(fact.source) + len(fact.text)
-            if cost > left:
-                if not kept:  # one oversized fact is cut rather than dropped
-                    kept.append(
-                        Fact(fact.id, fact.text[: max(0, left - len(fact.source))], fact.source, fact.score)
-                    )
+            if not kept and cost > left:  # the best fact alone is too long: cut it rather than lose it
+                fact = Fact(fact.id, fact.text[: max(0, left - len(fact.source))], fact.source, fact.score)
+                cost = left
+            if cost <= left:  # a long fact is skipped; shorter ones further down may still fit
+                kept.append(fact)
+                left -= cost
+            if len(kept) == self.max_facts:
                 break
-            kept.append(fact)
-            left -= cost
         return kept

