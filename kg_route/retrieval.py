@@ -19,18 +19,20 @@ from kg_route.readers import char_ngrams
 from kg_route.store.base import GraphStore
 
 STRUCTURE = ["HAS_CHAPTER", "HAS_SECTION", "HAS_ARTICLE"]
-_ARTICLES = "MATCH (a:Node) WHERE a.id IN $ids RETURN a.id AS id, a.text AS text, a.source AS source"
+# Lookups go through `{id: $id}` so engines use the primary-key index; `WHERE n.id IN $ids` scans
+# every node on Ladybug (13 ms vs 0.03 ms), and UNWIND over ids before an edge pattern is slower still.
+_ARTICLES = "UNWIND $ids AS i MATCH (a:Node {id: i}) RETURN a.id AS id, a.text AS text, a.source AS source"
 _LAW_ARTICLES = (
-    "MATCH (l:Node)-[:REL*1..3]->(a:Node) WHERE l.id = $law AND a.kind = 'Article' "
+    "MATCH (l:Node {id: $law})-[:REL*1..3]->(a:Node) WHERE a.kind = 'Article' "
     "RETURN a.id AS id, a.text AS text, a.source AS source"
 )
 _OUTGOING = (
-    "MATCH (s:Node)-[r:REL]->(o:Node) WHERE s.id IN $ids AND NOT r.type IN $structure "
-    "RETURN s.id AS src, s.name AS src_name, r.type AS rel, o.name AS dst_name LIMIT $limit"
+    "MATCH (s:Node {id: $id})-[r:REL]->(o:Node) WHERE NOT r.type IN $structure "
+    "RETURN s.name AS src_name, r.type AS rel, o.name AS dst_name LIMIT $limit"
 )
 _INCOMING = (
-    "MATCH (s:Node)-[r:REL]->(o:Node) WHERE o.id IN $ids AND NOT r.type IN $structure "
-    "RETURN s.name AS src_name, r.type AS rel, o.id AS dst, o.name AS dst_name LIMIT $limit"
+    "MATCH (s:Node)-[r:REL]->(o:Node {id: $id}) WHERE NOT r.type IN $structure "
+    "RETURN s.name AS src_name, r.type AS rel, o.name AS dst_name LIMIT $limit"
 )
 # Words in a question that point at one relation; a fact of that relation ranks first.
 RELATION_CUES: dict[str, tuple[str, ...]] = {
@@ -46,7 +48,9 @@ _ARTICLE_SCORE = 10.0
 _OUT_SCORE = 1.0
 _IN_SCORE = 0.5
 _CUE_BONUS = 3.0
-_EDGE_LIMIT = 2000
+# Hubs (腹痛 is a symptom of thousands of diseases) would flood the prompt and the ranking.
+_OUT_LIMIT = 1000
+_IN_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,14 @@ class FactRetriever:
         return facts
 
     def _triple_facts(self, entity_ids: list[str]) -> list[Fact]:
-        params = {"ids": entity_ids, "structure": STRUCTURE, "limit": _EDGE_LIMIT}
         outgoing: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for row in self.store.read(_OUTGOING, params):
-            outgoing[(row["src"], row["src_name"], row["rel"])].append(row["dst_name"])
         incoming: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for row in self.store.read(_INCOMING, params):
-            incoming[(row["dst"], row["dst_name"], row["rel"])].append(row["src_name"])
+        for entity in entity_ids:
+            params = {"id": entity, "structure": STRUCTURE}
+            for row in self.store.read(_OUTGOING, params | {"limit": _OUT_LIMIT}):
+                outgoing[(entity, row["src_name"], row["rel"])].append(row["dst_name"])
+            for row in self.store.read(_INCOMING, params | {"limit": _IN_LIMIT}):
+                incoming[(entity, row["dst_name"], row["rel"])].append(row["src_name"])
         facts = [
             Fact(f"{src}|{rel}", f"{name}{rel}：{'、'.join(sorted(set(objects)))}", "CMeKG", _OUT_SCORE)
             for (src, name, rel), objects in outgoing.items()
