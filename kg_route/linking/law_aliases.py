@@ -4,14 +4,15 @@ Collisions, decided here so the linker never picks arbitrarily: the statute data
 under one full name (an old version and the current one, e.g. 商标法 2019 历史版本 and 2026 现行有效).
 Every version stays a node, but only the preferred version answers to the shared name and its short
 form: the one with status 现行有效, then the latest version_date. The other versions get rank 0 and so
-never win a name they share (see `EntityLinker`). Names with a year or 修正案 are unique and kept as they are.
+never win a name they share (see `EntityLinker`). A law alone under its name keeps it whatever its status
+(刑法 is 已被修改). Names with a year or 修正案 are unique and kept as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from itertools import groupby
-from typing import Any
+from typing import NamedTuple
 
 from kg_route.linking.linker import NameEntry
 
@@ -28,8 +29,13 @@ EXTRA_ALIASES: Mapping[str, tuple[str, ...]] = {
 CURRENT_STATUS = "现行有效"
 
 
-def law_node_id(law_id: str) -> str:
-    return f"law:{law_id}"
+class LawVersion(NamedTuple):
+    """One law node as aliasing needs it: status and version_date pick the version a shared name means."""
+
+    node_id: str
+    name: str
+    status: str | None
+    version_date: str | None
 
 
 def law_aliases(law_name: str) -> tuple[str, ...]:
@@ -41,24 +47,16 @@ def law_aliases(law_name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(alias for alias in aliases if alias != law_name))
 
 
-def law_entries(laws: Iterable[Mapping[str, Any]]) -> list[NameEntry]:
-    """Name entries for law rows (law_id, law_name, status, version_date as in laws.jsonl)."""
+def law_entries(laws: Iterable[LawVersion]) -> list[NameEntry]:
+    """Name entries for every law version; rank 1 marks the one version each shared name goes to."""
 
-    def preference(law: Mapping[str, Any]) -> tuple[bool, str]:
-        return law["status"] == CURRENT_STATUS, law["version_date"] or ""
+    def preference(law: LawVersion) -> tuple[bool, str]:
+        return law.status == CURRENT_STATUS, law.version_date or ""
 
     entries = []
-    by_name = sorted(laws, key=lambda law: law["law_name"])
-    for name, versions in groupby(by_name, key=lambda law: law["law_name"]):
+    for name, versions in groupby(sorted(laws, key=lambda law: law.name), key=lambda law: law.name):
         ordered = sorted(versions, key=preference, reverse=True)
+        aliases = law_aliases(name)
         for position, law in enumerate(ordered):
-            entries.append(
-                NameEntry(
-                    node_id=law_node_id(law["law_id"]),
-                    kind="Law",
-                    name=name,
-                    aliases=law_aliases(name),
-                    rank=1 if position == 0 else 0,
-                )
-            )
+            entries.append(NameEntry(law.node_id, "Law", name, aliases, rank=1 if position == 0 else 0))
     return entries

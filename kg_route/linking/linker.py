@@ -7,13 +7,14 @@ links a question in microseconds.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kg_route.linking.matcher import Match, NameMatcher, normalize
 from kg_route.linking.numerals import ArticleRef, find_article_refs, int_to_zh
 
-SUB_ARTICLE_SCORE = 0.5  # "第十七条之一" shares node id article:…:17 with 第十七条 (ids carry one integer)
+ArticleKey = int | str  # 232, or "17之一" for an article an amendment inserted after 第十七条
+MAX_GAP_CHARS = 6  # "《刑法》中的第232条": a law and its "第X条" sit a few characters apart at most
 
 # What may stand between a law mention (or a linked article) and the next "第X条" for the article to
 # belong to that law: brackets, punctuation, "的/中" and list words ("刑法第232条、第233条"). Anything
@@ -38,7 +39,7 @@ class NameEntry:
 
 @dataclass(frozen=True)
 class Link:
-    """One linked node; `start:end` is the mention in the question as given (the whole one for "embedding")."""
+    """One linked node; `start:end` is its mention in the question as given (all of it for "embedding")."""
 
     node_id: str
     kind: str
@@ -60,7 +61,7 @@ class EntityLinker:
     def __init__(
         self,
         entries: Iterable[NameEntry],
-        articles: Mapping[tuple[str, int], str],
+        articles: Mapping[tuple[str, ArticleKey], str],
         *,
         fallback: Callable[[str], list[Link]] | None = None,
     ) -> None:
@@ -84,26 +85,33 @@ class EntityLinker:
         found: list[Link] = []
         anchor: NameEntry | None = None
         anchor_end = 0
-        for item in sorted([*names, *refs], key=lambda item: item.start):
+        mentions: list[Match[NameEntry] | ArticleRef] = [*names, *refs]
+        for item in sorted(mentions, key=lambda mention: mention.start):
             if isinstance(item, Match):
                 entry = item.value
                 found.append(_at(origin, item.start, item.end, entry.node_id, entry.kind, entry.name, "name"))
                 anchor, anchor_end = (entry, item.end) if entry.kind == "Law" else (None, 0)
                 continue
-            if anchor is None or not _ARTICLE_GAP.fullmatch(text, anchor_end, item.start):
+            if anchor is None or not _within_reach(text, anchor_end, item.start):
                 anchor = None
                 continue
-            article_id = self._articles.get((anchor.node_id, item.number))
-            if article_id is not None:
-                name = f"{anchor.name}第{int_to_zh(item.number)}条" + (f"之{int_to_zh(item.sub)}" if item.sub else "")
-                score = SUB_ARTICLE_SCORE if item.sub else 1.0
-                found.append(_at(origin, item.start, item.end, article_id, "Article", name, "article", score))
+            article = self._article_link(anchor, item, origin)
+            if article is not None:
+                found.append(article)
             anchor_end = item.end
 
         if not found and self._fallback is not None:
             return self._fallback(question)
         first_per_node = {link.node_id: link for link in reversed(found)}
         return sorted(first_per_node.values(), key=lambda link: (link.start, link.how != "name"))
+
+    def _article_link(self, law: NameEntry, ref: ArticleRef, origin: Sequence[int]) -> Link | None:
+        label = int_to_zh(ref.number) + "条" + (f"之{int_to_zh(ref.sub)}" if ref.sub else "")
+        key: ArticleKey = f"{ref.number}之{int_to_zh(ref.sub)}" if ref.sub else ref.number
+        article_id = self._articles.get((law.node_id, key))
+        if article_id is None:
+            return None
+        return _at(origin, ref.start, ref.end, article_id, "Article", f"{law.name}第{label}", "article")
 
 
 def _unambiguous_keys(entries: Iterable[NameEntry]) -> dict[str, NameEntry]:
@@ -121,11 +129,14 @@ def _unambiguous_keys(entries: Iterable[NameEntry]) -> dict[str, NameEntry]:
     return {key: next(iter(nodes.values())) for key, (_, nodes) in best.items() if len(nodes) == 1}
 
 
-def _at(
-    origin: list[int], start: int, end: int, node_id: str, kind: str, name: str, how: str, score: float = 1.0
-) -> Link:
-    """A Link whose span is mapped from normalised-text indexes back to the question as given."""
-    return Link(node_id, kind, name, origin[start], origin[end - 1] + 1, how, score)
+def _at(origin: Sequence[int], start: int, end: int, node_id: str, kind: str, name: str, how: str) -> Link:
+    """An exact link (score 1) whose span is mapped from normalised-text indexes to the question as given."""
+    return Link(node_id, kind, name, origin[start], origin[end - 1] + 1, how, 1.0)
+
+
+def _within_reach(text: str, end: int, start: int) -> bool:
+    """Whether a "第X条" starting at `start` still belongs to the law (or article) ending at `end`."""
+    return start - end <= MAX_GAP_CHARS and _ARTICLE_GAP.fullmatch(text, end, start) is not None
 
 
 def _inside_any(ref: ArticleRef, names: list[Match[NameEntry]]) -> bool:

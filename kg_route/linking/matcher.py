@@ -6,8 +6,9 @@ resolved leftmost-longest so "中华人民共和国刑法修正案（九）" win
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -19,36 +20,54 @@ MIN_KEY_CHARS = 2  # single characters (痣, 汞, 李 ...) are noise in running 
 
 # CMeKG names that are everyday words or question words, measured, not guessed: names found in >= 10 of
 # the 26,196 statute articles (legal text, where a medical entity is rare, so a hit means a common word:
-# 工作 3,700, 行为 2,484, 活动 2,449 ... and brand-name fragments like 和安 in "和安全"), less the clinical
-# terms kept after review (bench/kg_linking.py REVIEWED_CLINICAL_TERMS); plus CMeKG objects that are
-# predicate or question words (并发症, 多发群体, 男性 as a 就诊科室 ...) seen among the top hits in BenTsao
-# questions. `python bench/kg_linking.py --noise` lists new candidates.
-GENERIC_NAMES = frozenset(
-    "一级 三级 上网 下降 不同 不清 不负责任 不适 丧失 中医 中间 书写 事故 二级 交通事故 "
-    "产后 人格 休息 众生 位置 体格检查 体检 体检发现 修正 儿童 公路 关系 兴奋 冻结 减轻 "
-    "分析 判断 加快 加重 劳动 医师 协调的 单一 反食 发病人群 变质 可移动 向上 吸收 吸毒 "
-    "和信 和安 和日 和解 回避 因此 困难 固定 土壤 地区 地点 增长 复和 多发群体 大小 "
-    "夫妻 婚后 婚姻 学业 宗教 实验室检查 对自己 工作 常见的 年龄 并发症 幼儿 度和 开始 "
-    "强能 形态 形成 循环 快速 思想 性别 性别、年龄 恐怖 意外事故 意识 感觉 成人 成年人 "
-    "扩大 技能 抗拒 报纸 拖延 拼音 攻击 敏感 数量 方向 时间 智力 智能 暗示 有环 核素 "
-    "欺骗 此种 残疾 比赛 气候 汽车 注射 注意 活动 济特 浓度 海外 消失 混乱 火车 父母 "
-    "特点 环境 理解 电影 电梯 男性 疾病 病史 症状及体征 症状和体征 监视 矛盾 砂石 破坏 "
-    "硬度 种类 程度 突发 立安 立生 结合 缩小 缺乏 美术 老年 老龄 职业 能达 脆弱 腐蚀 "
-    "致残 航海 范围 药物 营养 虐待 虚构 融合 行为 行立 行车 表演 被害 计划 计算 诉讼 "
-    "语言 诽谤 谨慎 贮存 距离 跟踪 身份 较轻的 运动 远程 迷信 遗传因素 重复 重量 量少 "
-    "金合 长期 阅读 青少年 饮食 高度".split()
+# 工作 3,700, 行为 2,484, 活动 2,449, 以及 2,107 ... and brand-name fragments like 和安 in "和安全"), less
+# the clinical terms kept after review (bench/kg_linking.py REVIEWED_CLINICAL_TERMS); plus question and
+# predicate words among the top hits in BenTsao questions (出现 in 4,594 of 8,658, 伴有, 并发症, 男性 as a
+# 就诊科室 ...). `python bench/kg_linking.py --noise` lists new candidates.
+_GENERIC_NAMES_TEXT = (  # one paragraph, not a 248-line list literal
+    "一级 三级 上网 下降 不利 不同 不清 不负责任 不适 不配合 严重 严重的 丧失 中医 中间 "
+    "临床研究 书写 事故 二级 交通事故 产后 人体 人格 以及 休息 众生 伴有 位置 体内 体征 "
+    "体格 体格检查 体检 体检发现 体重 修正 儿童 公路 关系 兴奋 冻结 减轻 出现 分布 分析 "
+    "判断 剥离 功能 加快 加重 劳动 化石 医师 协调的 单一 反食 发病人群 变质 可移动 台湾 "
+    "合并 向上 吸引 吸收 吸毒 和信 和安 和日 和解 哺乳 回避 因此 困难 固定 土壤 地区 "
+    "地点 增长 复和 多发群体 大使 大小 太阳 夫妻 婚后 婚姻 学业 宗教 定位 实验室检查 "
+    "对自己 导致 工作 常见 常见的 干扰 年龄 并发 并发症 幼儿 度和 开始 开放 引起 强中 "
+    "强奸 强能 形态 形成 循环 快速 思想 性别 性别、年龄 恐怖 意外事故 意外伤害 意识 感觉 "
+    "成人 成年人 手术后 扩大 技能 抗拒 报纸 担心 拖延 拼音 控制 改善 攻击 敏感 数量 "
+    "整理 方向 时有 时间 智力 智能 暗示 有环 术后 核素 欺骗 此种 死亡 残疾 比赛 气候 "
+    "氧化物 汽车 注射 注意 活动 济特 浓度 海外 消失 消除 混乱 混淆 火车 父母 特点 环境 "
+    "现象 理解 生长 用于 用于中 电影 电梯 男性 疾病 病史 症状及体征 症状和体征 监视 矛盾 "
+    "砂石 破坏 硬度 神经 种族 种类 程度 突发 立安 立生 结合 维持 缩小 缺乏 美术 老年 "
+    "老龄 职业 聚集 能达 脆弱 腐蚀 致使 致残 航海 范围 药物 营养 虐待 虚构 融合 行为 "
+    "行立 行车 补充 表演 被害 计划 计算 诉讼 诊断 语言 诱导 诽谤 谨慎 贮存 距离 跟踪 "
+    "身份 较小 较轻的 过多 运动 远程 迷信 遗传因素 重复 重量 量少 金合 鉴别诊断 长期 "
+    "阅读 随机 青少年 预防 饮食 高度"
 )
+GENERIC_NAMES = frozenset(_GENERIC_NAMES_TEXT.split())
 
 
-def normalize(text: str) -> tuple[str, list[int]]:
-    """NFKC + lower-case, with the original index of every normalised character (full-width → ASCII)."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = unicodedata.normalize("NFKC", char).lower() if ord(char) > 127 else char.lower()
-        chars.append(folded)
-        origin.extend([index] * len(folded))
-    return "".join(chars), origin
+class _FoldTable(dict[int, str]):
+    """A str.translate table folding one character (NFKC, then lower-case), filled on first sight."""
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = unicodedata.normalize("NFKC", chr(codepoint)).lower()
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+# Numbers, percentages, ages and doses that CMeKG lists as objects ("10", "6岁", "5mg", "38.5℃").
+_MEASUREMENT = re.compile(r"[\d.,%~\-—℃]*(?:岁|个月|月|周|天|年|小时|次|mg|ml|g|kg)?(?:以上|以下|左右)?")
+
+
+def normalize(text: str) -> tuple[str, Sequence[int]]:
+    """NFKC + lower-case per character (full-width → ASCII), with each output character's index in `text`."""
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text):  # no character expanded (folding never deletes one): indexes line up
+        return folded, range(len(text))
+    return folded, [index for index, char in enumerate(text) for _ in _FOLD[ord(char)]]
 
 
 @dataclass(frozen=True)
@@ -62,34 +81,48 @@ class Match(Generic[T]):
 
 
 class NameMatcher(Generic[T]):
-    """Finds keys in text; keys are normalised once here, so callers pass names as written."""
+    """Finds keys in text; keys are normalised once here, so callers pass names as written.
+
+    Stop names and measurements stay in the automaton as blockers: they take part in leftmost-longest
+    and then link nothing, so "并发症" never shows its fragment "发症" when 发症 is a node of its own.
+    """
 
     def __init__(self, keys: Mapping[str, T], *, stop_names: frozenset[str] = GENERIC_NAMES) -> None:
         self._automaton = ahocorasick.Automaton()
+        self.size = 0
         stop = {normalize(name)[0] for name in stop_names}
         for key, value in keys.items():
             folded = normalize(key)[0]
-            if len(folded) >= MIN_KEY_CHARS and folded not in stop:
-                self._automaton.add_word(folded, (folded, value))
-        self.size = len(self._automaton)
-        if self.size:
+            if len(folded) < MIN_KEY_CHARS or folded in stop:
+                continue
+            linked = not _MEASUREMENT.fullmatch(folded)
+            self._automaton.add_word(
+                folded, (folded, value, linked, _is_word(folded[0]) or _is_word(folded[-1]))
+            )
+            self.size += linked
+        for folded in stop:
+            self._automaton.add_word(
+                folded, (folded, None, False, _is_word(folded[0]) or _is_word(folded[-1]))
+            )
+        if len(self._automaton):
             self._automaton.make_automaton()
 
     def find(self, normalized_text: str) -> list[Match[T]]:
         """Leftmost-longest non-overlapping matches in text already passed through `normalize`."""
-        if not self.size:
+        if not len(self._automaton):
             return []
         found = [
-            (end + 1 - len(key), end + 1, key, value)
-            for end, (key, value) in self._automaton.iter(normalized_text)
-            if _word_bounded(normalized_text, end + 1 - len(key), end + 1)
+            (end + 1 - len(key), end + 1, key, value, linked)
+            for end, (key, value, linked, latin_edge) in self._automaton.iter(normalized_text)
+            if not latin_edge or _word_bounded(normalized_text, end + 1 - len(key), end + 1)
         ]
         found.sort(key=lambda hit: (hit[0], -hit[1]))
         chosen: list[Match[T]] = []
         covered_to = 0
-        for start, end, key, value in found:
+        for start, end, key, value, linked in found:
             if start >= covered_to:
-                chosen.append(Match(key, start, end, value))
+                if linked:
+                    chosen.append(Match(key, start, end, value))
                 covered_to = end
         return chosen
 

@@ -9,7 +9,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 _DIGIT_CHARS = "零一二三四五六七八九"
@@ -20,7 +33,7 @@ _ARTICLE_REF = re.compile(rf"第\s*(\d+|{_ZH_NUMERAL})\s*条(?:之({_ZH_NUMERAL}
 
 
 def zh_to_int(text: str) -> int:
-    """Read 一千零八十四, 十一, 两万, 一百十 (colloquial 110) or digit-by-digit 二〇二〇; ValueError otherwise."""
+    """Read 一千零八十四, 十一, 两万, 一百十 (colloquial 110) or digit by digit 二〇二〇; else ValueError."""
     if not text or any(ch not in _DIGITS and ch not in _SMALL_UNITS and ch not in _BIG_UNITS for ch in text):
         raise ValueError(f"not a Chinese numeral: {text!r}")
     if len(text) > 1 and all(ch in _DIGITS for ch in text):
@@ -29,7 +42,7 @@ def zh_to_int(text: str) -> int:
     digit: int | None = None
     for ch in text:
         if ch in _DIGITS:
-            if digit:  # "三四": two non-zero digits in a row is not a positional numeral
+            if digit:  # "三十四五" (34 or 35): two digits in a row is no positional numeral
                 raise ValueError(f"not a Chinese numeral: {text!r}")
             digit = _DIGITS[ch]
         elif ch in _SMALL_UNITS:

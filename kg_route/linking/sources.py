@@ -1,92 +1,67 @@
-"""Linker inputs read from the shared data files: statutes (laws + articles jsonl) and CMeKG triples.
+"""Linker inputs from graph node rows, so a link always lands on a node that ingestion wrote.
 
-Node ids follow the graph's fixed scheme (law:{law_id}, article:{law_id}:{n}, cmekg:{name}), so a
-link from these entries lands on the node ingestion wrote.
+The rows come from ingestion's plans (`statute_nodes`, `cmekg_graph`) or, equally, from a graph
+store: ids, kinds, names and props are the same either way.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
 
-from kg_route.linking.law_aliases import law_entries, law_node_id
-from kg_route.linking.linker import NameEntry
+from kg_route.ingest.legal import plan_legal, read_statutes, statute_files
+from kg_route.ingest.medical import plan_medical, triple_files
+from kg_route.linking.law_aliases import LawVersion, law_entries
+from kg_route.linking.linker import ArticleKey, NameEntry
+from kg_route.store.base import EdgeRow, NodeRow
 
-CMEKG_SUBJECT_KINDS = {"disease": "Disease", "drug": "Drug", "other": "Other"}
-# Objects that are entities a question names; the rest (成份, 用法用量, ICD10 ...) are attributes or text.
-CMEKG_OBJECT_KINDS = {"常见症状": "Symptom", "相关症状": "Symptom", "临床症状及体征": "Symptom", "就诊科室": "Department"}
-CMEKG_ALIAS_PREDICATE = "别称"
-
-
-class Triple(NamedTuple):
-    subject_type: str
-    subject: str
-    predicate: str
-    object: str
+# Kinds a question names. Ingredient (水, 糖 ...), Cause, Category, Effect, Population, Examination and
+# Treatment objects are mostly everyday words in running text and stay out.
+LINKED_KINDS = frozenset({"Law", "Disease", "Drug", "Symptom", "Department", "Other"})
+# CMeKG literal props that are other Chinese names of the node itself.
+ALIAS_PROPS = ("别称", "又称", "同义词", "其他名称", "中文名", "中文学名")
 
 
-def article_node_id(law_id: str, number: int) -> str:
-    return f"article:{law_id}:{number}"
+def statute_nodes(statutes_dir: Path) -> Sequence[NodeRow]:
+    return plan_legal(*read_statutes(statute_files(statutes_dir))).nodes
 
 
-def cmekg_node_id(name: str) -> str:
-    return f"cmekg:{name}"
+def cmekg_graph(cmekg_dir: Path) -> tuple[Sequence[NodeRow], Sequence[EdgeRow]]:
+    plan = plan_medical(triple_files(cmekg_dir))
+    return plan.nodes, plan.edges
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+def subject_ids(edges: Iterable[EdgeRow]) -> set[str]:
+    """CMeKG subjects: the nodes facts hang from (27,120 of 119,621), the ones worth an embedding."""
+    return {edge.src for edge in edges}
 
 
-def statute_inputs(statutes_dir: Path) -> tuple[list[NameEntry], dict[tuple[str, int], str]]:
-    """Law name entries and the (law node id, article number) → article node id table.
+def linker_inputs(
+    nodes: Iterable[NodeRow], kinds: frozenset[str] = LINKED_KINDS
+) -> tuple[list[NameEntry], dict[tuple[str, ArticleKey], str]]:
+    """Name entries for nodes of `kinds`, and the (law node id, article key) → article node id table.
 
-    Rows without an Arabic number (25 修正案 "全文" rows) have no article node id and are left out.
+    Article ids end in their key: 232, "17之一" (inserted articles), or 全文 / "7#2" (whole texts and
+    repeated labels), which no "第X条" can name and so are left out.
     """
-    entries = law_entries(read_jsonl(statutes_dir / "laws.jsonl"))
-    articles = {
-        (law_node_id(row["law_id"]), row["article_no_arabic"]): article_node_id(row["law_id"], row["article_no_arabic"])
-        for path in sorted(statutes_dir.glob("articles.part*.jsonl"))
-        for row in read_jsonl(path)
-        if row["article_no_arabic"] is not None
-    }
+    entries: list[NameEntry] = []
+    laws: list[LawVersion] = []
+    articles: dict[tuple[str, ArticleKey], str] = {}
+    for node in nodes:
+        if node.kind == "Article":
+            _, law_id, key = node.id.split(":", 2)
+            if key.isdigit():
+                articles[(f"law:{law_id}", int(key))] = node.id
+            elif "之" in key and "#" not in key:
+                articles[(f"law:{law_id}", key)] = node.id
+        elif node.kind == "Law":
+            props = json.loads(node.props)
+            laws.append(LawVersion(node.id, node.name, props.get("status"), props.get("version_date")))
+        elif node.kind in kinds:
+            props = json.loads(node.props)
+            aliases = tuple(dict.fromkeys(alias for prop in ALIAS_PROPS for alias in props.get(prop, ())))
+            entries.append(NameEntry(node.id, node.kind, node.name, aliases))
+    if "Law" in kinds:
+        entries.extend(law_entries(laws))
     return entries, articles
-
-
-def read_cmekg(cmekg_dir: Path) -> Iterator[Triple]:
-    """Triples from cmekg_triples.part*.tsv.gz, header skipped (some objects exceed csv's field limit)."""
-    for path in sorted(cmekg_dir.glob("cmekg_triples.part*.tsv.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            next(lines)
-            for line in lines:
-                yield Triple(*line.rstrip("\n").split("\t", 3))
-
-
-def cmekg_entries(triples: Iterator[Triple]) -> list[NameEntry]:
-    """Subjects (with their 别称 as aliases), then symptom and department objects that are not subjects.
-
-    Objects cut from lists keep a trailing 等 ("排尿困难等"); the name without it is an alias.
-    """
-    subject_kinds: dict[str, str] = {}
-    aliases: dict[str, list[str]] = {}
-    object_kinds: dict[str, str] = {}
-    for triple in triples:
-        subject_kinds.setdefault(triple.subject, CMEKG_SUBJECT_KINDS.get(triple.subject_type, "Other"))
-        if triple.predicate == CMEKG_ALIAS_PREDICATE:
-            aliases.setdefault(triple.subject, []).append(triple.object)
-        elif triple.predicate in CMEKG_OBJECT_KINDS:
-            object_kinds.setdefault(triple.object, CMEKG_OBJECT_KINDS[triple.predicate])
-    entries = [
-        NameEntry(cmekg_node_id(name), kind, name, tuple(dict.fromkeys(aliases.get(name, ()))))
-        for name, kind in subject_kinds.items()
-    ]
-    for name, kind in object_kinds.items():
-        if name not in subject_kinds:
-            trimmed = name.removesuffix("等")
-            entries.append(NameEntry(cmekg_node_id(name), kind, name, (trimmed,) if trimmed != name else ()))
-    return entries
