@@ -33,6 +33,7 @@ TRIPLES = [
     ("disease", "阑尾炎", "药物治疗", "头孢曲松"),
     ("disease", "胃炎", "常见症状", "腹痛"),
     ("disease", "胃炎", "就诊科室", "消化内科"),
+    ("disease", "脱发", "就诊科室", "皮肤科"),
 ]
 
 
@@ -194,3 +195,12 @@ def test_bolt_store_retrieves_what_ladybug_retrieves(graph_store, route, setting
         assert [fact.id for fact in bolt.retrieve(text).facts] == [
             fact.id for fact in route.retriever.retrieve(text).facts
         ]
+
+
+def test_paraphrase_links_through_the_embedding_fallback(store, settings):
+    with_embeddings = settings.model_copy(update={"kg_embeddings": True})
+    retriever = FactRetriever(store, linker_from_store(store, with_embeddings))
+    retrieval = retriever.retrieve("掉头发很厉害怎么办")
+    assert [(link.node_id, link.how) for link in retrieval.links] == [("cmekg:脱发", "embedding")]
+    assert retrieval.facts[0].text == "脱发就诊科室：皮肤科"
+    assert linker_from_store(store, settings).link("掉头发很厉害怎么办") == []  # no name matches
