@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     kg_embeddings: bool = Field(
         default=False, description="embedding fallback for paraphrases; first use embeds ~27k names (minutes)"
     )
+    ft_model: Path | None = Field(
+        default=None, description="a `kgft ft train` output folder; default: the adapter shipped in ft_route"
+    )
+    ft_max_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 0 means no thinking")
+    ft_min_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 'Wait' below this")
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
