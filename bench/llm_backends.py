@@ -65,6 +65,7 @@ def main() -> None:
         "benchmark": "llm_backends",
         "answer_tokens": ANSWER_TOKENS,
         "threads": settings.threads,
+        "note": "same prompt every run: llama.cpp reuses its KV cache for it, so gguf TTFT is warm-cache",
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "results": results,
     }
