@@ -204,3 +204,13 @@ def test_paraphrase_links_through_the_embedding_fallback(store, settings):
     assert [(link.node_id, link.how) for link in retrieval.links] == [("cmekg:脱发", "embedding")]
     assert retrieval.facts[0].text == "脱发就诊科室：皮肤科"
     assert linker_from_store(store, settings).link("掉头发很厉害怎么办") == []  # no name matches
+
+
+@pytest.mark.parametrize(("question", "message"), [("", "invalid text"), ("   ", "question text is blank")])
+def test_empty_questions_are_refused_in_one_line(tmp_path, question, message):
+    kgft = str(Path(sys.executable).parent / "kgft")
+    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path)}
+    result = subprocess.run([kgft, "ask", question], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
