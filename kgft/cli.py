@@ -128,7 +128,7 @@ def _print_ingest(summary: IngestSummary, url: str) -> None:
 def ask_route(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="the question, e.g. 刑法第二百三十二条规定了什么？")],
-    route: Annotated[str, typer.Option("--route", "-r", help="kg")] = "kg",
+    route: Annotated[str, typer.Option("--route", "-r", help="kg or ft")] = "kg",
     domain: Annotated[str, typer.Option(help="legal or medical")] = "legal",
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="MCQ option as A=text; repeat")

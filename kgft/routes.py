@@ -11,6 +11,7 @@ from kgft.settings import Settings
 
 _BUILDERS: dict[str, str] = {
     "kg": "kg_route.factory:build_route",
+    "ft": "ft_route.serve.factory:build_route",
 }
 
 

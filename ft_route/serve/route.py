@@ -1,0 +1,106 @@
+"""The FT route: a fine-tuned model answers from what it learned, with no retrieval and so no citations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ft_route.serve.budget_forcing import BudgetForcer
+from kgft.answers import answer_from_generation
+from kgft.backends.base import ChatMessage, Generation, LLMBackend
+from kgft.contract import Answer, Question, Timings, Usage
+from kgft.pricing import PriceBook
+
+if TYPE_CHECKING:
+    from ft_route.serve.factory import TrainedModel
+
+
+class FTRoute:
+    """Open questions are generated (budget-forced when a thinking budget is set); MCQ options are scored."""
+
+    name = "ft"
+
+    def __init__(
+        self,
+        backend: LLMBackend,
+        trained: TrainedModel,
+        prices: PriceBook,
+        *,
+        max_tokens: int,
+        forcer: BudgetForcer | None = None,
+    ):
+        self.backend = backend
+        self.trained = trained
+        self.prices = prices
+        self.max_tokens = max_tokens
+        self.forcer = forcer
+
+    def answer(self, question: Question) -> Answer:
+        started = time.perf_counter()
+        messages = self._messages(question)
+        if question.options:
+            return self._read_choice(messages, question.options, started)
+        generation, thinking = self._generate(messages)
+        answer = answer_from_generation(
+            generation,
+            route=self.name,
+            backend=self.backend,
+            prices=self.prices,
+            total_ms=(time.perf_counter() - started) * 1000,
+            diagnostics=self._provenance() | thinking,
+        )
+        if not answer.text.strip():
+            return answer.model_copy(update={"abstained": True, "abstain_reason": "the model gave no answer"})
+        return answer
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
+        # HFBackend has no batch API across prompts; each MCQ's options are scored in one forward pass.
+        return [self.answer(question) for question in questions]
+
+    def _messages(self, question: Question) -> list[ChatMessage]:
+        """The question as training posed it: no facts and no option list, so the model's learning decides."""
+        system = self.trained.system_prompt
+        return [*([ChatMessage("system", system)] if system else []), ChatMessage("user", question.text)]
+
+    def _generate(self, messages: list[ChatMessage]) -> tuple[Generation, dict[str, Any]]:
+        if self.forcer is None:
+            return self.backend.generate(messages, max_tokens=self.max_tokens), {}
+        thought = self.forcer.generate(messages, max_answer_tokens=self.max_tokens)
+        return thought.generation, {
+            "thinking": thought.thinking,
+            "waits": thought.waits,
+            "thinking_stopped_by_budget": thought.stopped_by_budget,
+        }
+
+    def _read_choice(self, messages: list[ChatMessage], options: dict[str, str], started: float) -> Answer:
+        """Mean per-character log-likelihood of each option's text, as the KG route's LLM reader does."""
+        letters = list(options)
+        scoring = self.backend.score(messages, [options[letter] for letter in letters])
+        scores = {
+            letter: logprob / max(1, len(options[letter]))
+            for letter, logprob in zip(letters, scoring.logprobs, strict=True)
+        }
+        choice = max(scores, key=lambda letter: scores[letter])
+        generation = scoring.as_generation(self.backend.model)
+        return Answer(
+            text=f"{choice}. {options[choice]}",
+            choice=choice,
+            route=self.name,
+            model=self.backend.model,
+            usage=Usage(prompt_tokens=generation.prompt_tokens),
+            timings=Timings(
+                generation_ms=scoring.scoring_ms, total_ms=(time.perf_counter() - started) * 1000
+            ),
+            cost=self.backend.cost(generation, self.prices),
+            diagnostics=self._provenance()
+            | {"backend": self.backend.spec, "reader": "llm", "option_scores": scores},
+        )
+
+    def _provenance(self) -> dict[str, str]:
+        """What was learned from what: the training card's base model and data hash."""
+        return {
+            "training_folder": str(self.trained.folder),
+            "base_model": self.trained.base_model,
+            "data_hash": self.trained.data_hash,
+        }
