@@ -117,7 +117,7 @@ def _forcer(backend: LLMBackend, trained: TrainedModel, settings: Settings) -> B
 
 
 def _model_and_tokenizer(backend: LLMBackend) -> tuple[Any, Any]:
-    """The one place the FT route reaches inside HFBackend: budget forcing drives its model token by token."""
+    """Budget forcing drives the model token by token, which only an in-process hf: backend allows."""
     if not isinstance(backend, HFBackend):
         raise KgftError(f"budget forcing needs an hf: backend, not {backend.spec}")
-    return backend._model, backend._tokenizer
+    return backend.torch_model, backend.tokenizer

@@ -41,6 +41,15 @@ class HFBackend:
             self.model = f"{self.model}+{Path(adapter).name}"
         self._model: Any = model.eval()
 
+    @property
+    def torch_model(self) -> Any:
+        """The loaded (adapter-merged) model, for callers that drive decoding token by token."""
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
     def generate(
         self,
         messages: Sequence[ChatMessage],
