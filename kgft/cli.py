@@ -124,6 +124,59 @@ def _print_ingest(summary: IngestSummary, url: str) -> None:
         err.print(f"  skipped {reason}", markup=False, highlight=False)
 
 
+ft_app = typer.Typer(help="The FT route: build an s1-style dataset, then fine-tune on it.")
+app.add_typer(ft_app, name="ft")
+
+
+@ft_app.command("data")
+def ft_data(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="folder for train.jsonl, eval.jsonl and dataset_card.json")],
+    domain: Annotated[str, typer.Option(help="legal or medical")] = "legal",
+    n: Annotated[int, typer.Option(min=1, help="examples to select (s1 used 1,000)")] = 1000,
+    source: Annotated[
+        list[Path] | None, typer.Option(help="training JSON/JSONL; repeat (default: shared data)")
+    ] = None,
+    from_kg: Annotated[bool, typer.Option("--from-kg", help="add QA generated from the graph")] = False,
+    difficulty: Annotated[
+        str | None, typer.Option(help="backend that scores difficulty, e.g. hf:smollm2")
+    ] = None,
+    teacher: Annotated[
+        str | None, typer.Option(help="backend that writes reasoning traces (openai:...)")
+    ] = None,
+    eval_set: Annotated[
+        list[Path] | None, typer.Option(help="eval set to check overlap with; repeat")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="selection seed")] = 0,
+) -> None:
+    """Select N examples for quality, difficulty and diversity; refuse eval-set overlap."""
+    from ft_route.data import build_dataset
+
+    context: Context = ctx.obj
+    settings, prices = context.settings, context.prices
+    store = None
+    if from_kg:
+        from kg_route.factory import open_graph
+
+        store = open_graph(settings)
+    card = build_dataset(
+        domain,
+        out,
+        settings=settings,
+        prices=prices,
+        n=n,
+        sources=source or None,
+        kg_store=store,
+        difficulty_backend=create_backend(difficulty, settings) if difficulty else None,
+        teacher=create_backend(teacher, settings) if teacher else None,
+        eval_sets=eval_set or None,
+        seed=seed,
+    )
+    stages = " → ".join(f"{stage} {count}" for stage, count in card.stages.items())
+    err.print(f"{out}: {card.train_examples} train, {card.eval_examples} eval; {stages}", markup=False)
+    err.print(f"data_hash {card.data_hash}", markup=False)
+
+
 @app.command("ask")
 def ask_route(
     ctx: typer.Context,
