@@ -177,6 +177,47 @@ def ft_data(
     err.print(f"data_hash {card.data_hash}", markup=False)
 
 
+@ft_app.command("train")
+def ft_train(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option(help="a `kgft ft data` folder (train.jsonl, eval.jsonl)")],
+    out: Annotated[Path, typer.Option(help="folder for the adapter/model, training card and checkpoints")],
+    base: Annotated[str, typer.Option(help="smollm2 or a transformers folder")] = "smollm2",
+    preset: Annotated[str, typer.Option(help="lora, s1 or full")] = "lora",
+    steps: Annotated[int | None, typer.Option(min=1, help="optimizer steps (wins over --epochs)")] = None,
+    epochs: Annotated[float | None, typer.Option(help="passes over the data")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
+    max_seq_len: Annotated[int | None, typer.Option(help="tokens per example, at most")] = None,
+    lora_r: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
+    lora_targets: Annotated[str | None, typer.Option(help="'all-linear' or a module-name regex")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the latest checkpoint")] = False,
+    trial: Annotated[bool, typer.Option("--trial", help="a hyperparameter trial (ledgered as such)")] = False,
+) -> None:
+    """Fine-tune on a dataset; every run, failed or not, lands in the build-cost ledger."""
+    from ft_route.train import resolve, train
+
+    context: Context = ctx.obj
+    config = resolve(
+        preset,
+        base=base,
+        steps=steps,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        max_seq_len=max_seq_len,
+        lora_r=lora_r,
+        lora_targets=lora_targets,
+        resume=resume,
+        trial=trial,
+    )
+    card = train(config, data, out, context.settings, context.prices)
+    err.print(
+        f"{out}: {card.steps} steps, loss {card.loss.first:.3f} → {card.loss.last:.3f}, "
+        f"{card.tokens_per_s:.0f} tokens/s on {card.device}, ${card.cost_usd} ({card.cost_basis})",
+        markup=False,
+        highlight=False,
+    )
+
+
 @app.command("ask")
 def ask_route(
     ctx: typer.Context,
