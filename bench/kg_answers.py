@@ -15,6 +15,7 @@ import json
 import platform
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -126,9 +127,7 @@ def bolt_latency(data: Path, settings: Settings, prices: PriceBook, questions: l
     """The same retrieval on ArcadeDB's Bolt server, started here the way the tests start it."""
     root = Path(tempfile.mkdtemp(prefix="kgft-arcadedb-"))
     serve = Path(__file__).resolve().parents[1] / "tests" / "arcadedb_serve.py"
-    from tests.graph_servers import free_port  # the test suite's own helper, so both start it alike
-
-    bolt, http = free_port(), free_port()
+    bolt, http = _free_port(), _free_port()
     command = [sys.executable, str(serve), str(root), str(bolt), str(http), "kgft-bench-pw", "kgft"]
     server = subprocess.Popen(command, cwd=root, stdin=subprocess.PIPE)
     try:
@@ -147,6 +146,18 @@ def bolt_latency(data: Path, settings: Settings, prices: PriceBook, questions: l
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _save(report: dict[str, Any], out: Path) -> None:
+    """Written after every section, so a late failure keeps the figures already measured."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -172,16 +183,17 @@ def main() -> None:
         "lexeval_1_2_lexical": accuracy(KGRoute(retriever, settings, prices), store, items),
         "retrieval_ladybug": latency(retriever, questions),
     }
+    _save(report, args.out)
     if args.llm_limit:
         llm_settings = settings.model_copy(update={"kg_reader": "llm", "kg_backend": args.llm_backend})
         report[f"lexeval_1_2_llm_{args.llm_backend}"] = accuracy(
             KGRoute(retriever, llm_settings, prices), store, items[: args.llm_limit]
         )
+        _save(report, args.out)
     store.close()
     if args.bolt:
         report["retrieval_arcadedb_bolt"] = bolt_latency(args.data, settings, prices, questions)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _save(report, args.out)
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
