@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import torch
-from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ft_route.records import ADAPTER_DIR, MODEL_DIR, TRAINING_CARD
@@ -20,7 +19,7 @@ from kgft.contract import Question, Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
-from tests.tiny_llama import build_tiny_llama
+from tests.tiny_llama import build_tiny_llama, save_lora_adapter
 
 DATA_HASH = "ab" * 32
 OPEN = Question(id="q1", text="What is the capital of France?", domain="legal")
@@ -42,16 +41,7 @@ def tiny_dir(tmp_path_factory):
 def trained_dir(tiny_dir, tmp_path_factory):
     """A LoRA training output folder; B matrices are non-zero so the adapter really changes the model."""
     folder = tmp_path_factory.mktemp("trained")
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_dir),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
-    )
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for name, weight in model.named_parameters():
-            if "lora_B" in name:
-                weight.normal_(std=0.5)
-    model.save_pretrained(folder / ADAPTER_DIR)
+    save_lora_adapter(tiny_dir, folder / ADAPTER_DIR)
     card = {"base_model": str(tiny_dir), "data_hash": DATA_HASH}
     (folder / TRAINING_CARD).write_text(json.dumps(card), "utf-8")
     return folder

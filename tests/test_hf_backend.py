@@ -7,7 +7,6 @@ import time
 
 import pytest
 import torch
-from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from kgft.backends import ChatMessage, LLMBackend, create_backend
@@ -16,7 +15,7 @@ from kgft.backends.gguf_files import smollm2_path
 from kgft.errors import BackendSpecError, ModelNotFoundError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
-from tests.tiny_llama import build_tiny_llama
+from tests.tiny_llama import build_tiny_llama, save_lora_adapter
 
 QUESTION = [ChatMessage("user", "What is the capital of France?")]
 
@@ -40,19 +39,7 @@ def tiny(tiny_dir, settings):
 
 @pytest.fixture(scope="module")
 def adapter_dir(tiny_dir, tmp_path_factory):
-    """A LoRA whose B matrices are non-zero, so it really changes the model (fresh LoRAs are no-ops)."""
-    folder = tmp_path_factory.mktemp("lora")
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_dir),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
-    )
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for name, weight in model.named_parameters():
-            if "lora_B" in name:
-                weight.normal_(std=0.5)
-    model.save_pretrained(folder)
-    return folder
+    return save_lora_adapter(tiny_dir, tmp_path_factory.mktemp("lora"))
 
 
 def _manual_logprob(tiny_dir, continuation: str) -> float:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -67,3 +68,21 @@ def build_tiny_llama(folder: Path, *, with_chat_template: bool = True, seed: int
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_lora_adapter(base_folder: Path, adapter_folder: Path) -> Path:
+    """A LoRA on the tiny model whose B matrices are non-zero, so it really changes the model.
+
+    A freshly initialised LoRA is a no-op (B = 0); tests that must see an adapter's effect need this.
+    """
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base_folder),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(std=0.5)
+    model.save_pretrained(adapter_folder)
+    return adapter_folder
