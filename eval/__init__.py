@@ -1,0 +1,1 @@
+"""Eval: A/B runs, all-in cost ledger, paired statistics and reports (not built yet)."""

@@ -1,0 +1,1 @@
+"""Gateway: the OpenAI-compatible chat API in front of both routes (not built yet)."""
