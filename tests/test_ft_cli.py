@@ -82,3 +82,26 @@ def test_missing_base_model_is_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_shipped_adapter_serves_on_a_fresh_home(tmp_path):
+    """No KGFT_FT_MODEL: the route serves ft_route/adapters/smollm2-legal on SmolLM2 converted afresh."""
+    card = json.loads(
+        (
+            Path(__file__).resolve().parents[1] / "ft_route/adapters/smollm2-legal/training_card.json"
+        ).read_text()
+    )
+    asked = kgft(
+        "ask",
+        "--route",
+        "ft",
+        "--json",
+        "《刑事诉讼法》第十二条是怎么规定的？",
+        home=tmp_path,
+        KGFT_MAX_TOKENS="8",
+    )
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["diagnostics"]["data_hash"] == card["data_hash"]
+    assert answer["usage"]["completion_tokens"] > 0

@@ -567,15 +567,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_output(model: Any, tokenizer: Any, out_dir: Path, config: TrainConfig) -> str:
-    """`adapter/` for LoRA (plus `model/`, merged, when asked) or `model/` for full fine-tuning; each with
-    the tokenizer, whose chat template serving must use. Returns the folder to serve.
+    """`adapter/` for LoRA (plus `model/`, merged, when asked) or `model/` for full fine-tuning.
+
+    A model folder carries the tokenizer so it serves on its own; an adapter is served on its base, whose
+    tokenizer it uses unchanged, so a copy would only double what gets shipped. Returns the folder to serve.
     """
     if config.method == "full":
         model.save_pretrained(out_dir / MODEL_DIR)
         tokenizer.save_pretrained(out_dir / MODEL_DIR)
         return MODEL_DIR
     model.save_pretrained(out_dir / ADAPTER_DIR)
-    tokenizer.save_pretrained(out_dir / ADAPTER_DIR)
     if config.merge:
         model.merge_and_unload().save_pretrained(out_dir / MODEL_DIR)
         tokenizer.save_pretrained(out_dir / MODEL_DIR)
