@@ -53,8 +53,10 @@ def linker_from_store(store: GraphStore, settings: Settings) -> EntityLinker:
 
 def build_route(settings: Settings, prices: PriceBook) -> KGRoute:
     store = open_graph(settings)
-    store.ensure_schema()
-    retriever = FactRetriever(
-        store, linker_from_store(store, settings), budget_tokens=settings.kg_budget_tokens
-    )
-    return KGRoute(retriever, settings, prices)
+    try:
+        store.ensure_schema()
+        linker = linker_from_store(store, settings)
+    except BaseException:
+        store.close()  # an empty graph is the common first-run case; don't leave the store open
+        raise
+    return KGRoute(FactRetriever(store, linker, budget_tokens=settings.kg_budget_tokens), settings, prices)

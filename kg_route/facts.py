@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Fact:
     """One citable statement: an article's text, or a triple written out as a sentence."""
 
-    id: str  # the node id for articles, "src|relation|dst" for triples
+    id: str  # the node id for articles; "src|relation" (outgoing) or "dst|relation|in" for triples
     text: str
     source: str
     score: float = 0.0

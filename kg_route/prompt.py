@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from kg_route.facts import Fact
 from kgft.backends.base import ChatMessage
@@ -24,18 +24,11 @@ def numbered_facts(facts: Sequence[Fact]) -> str:
     return "\n".join(f"[{number}] {fact.source}：{fact.text}" for number, fact in enumerate(facts, 1))
 
 
-def build_messages(
-    question: str, facts: Sequence[Fact], options: Mapping[str, str] | None = None
-) -> list[ChatMessage]:
-    """System rules, then the facts, the question and (for MCQ) the options, in the question's language."""
+def build_messages(question: str, facts: Sequence[Fact]) -> list[ChatMessage]:
+    """System rules, then the numbered facts and the question, in the question's language."""
     chinese = is_chinese(question)
-    option_lines = "\n".join(f"{letter}. {text}" for letter, text in (options or {}).items())
     if chinese:
         body = f"事实：\n{numbered_facts(facts)}\n\n问题：{question}"
-        if option_lines:
-            body += f"\n选项：\n{option_lines}\n请给出正确选项的字母。"
     else:
         body = f"Facts:\n{numbered_facts(facts)}\n\nQuestion: {question}"
-        if option_lines:
-            body += f"\nOptions:\n{option_lines}\nAnswer with the letter of the correct option."
     return [ChatMessage("system", _SYSTEM_ZH if chinese else _SYSTEM_EN), ChatMessage("user", body)]

@@ -61,7 +61,7 @@ class LLMReader:
         self.backend = backend
 
     def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
-        # No option list in the prompt: the reply is asked to *be* the option text, which is scored.
+        # No option list in the prompt: each option's text is scored as the reply itself.
         messages = build_messages(question, facts)
         letters = list(options)
         scoring = self.backend.score(messages, [options[letter] for letter in letters])

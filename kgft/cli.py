@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from ft_route.cli import ft_app
@@ -104,11 +105,11 @@ def _print_piece(piece: str) -> None:
 
 def _print_summary(answer: Answer) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("model", f"{answer.model} ({answer.route})")
+    table.add_row("model", escape(f"{answer.model} ({answer.route})"))
     table.add_row("tokens", f"{answer.usage.prompt_tokens} in, {answer.usage.completion_tokens} out")
     table.add_row("time", f"{answer.timings.total_ms:.0f} ms")
     cost = f"${answer.cost.runtime_usd:.8f}" if answer.cost.priced else "unpriced"
-    table.add_row("cost", f"{cost}  [dim]{answer.cost.basis}[/dim]")
+    table.add_row("cost", f"{cost}  [dim]{escape(answer.cost.basis)}[/dim]")
     err.print(table)
 
 
@@ -131,5 +132,5 @@ def main() -> None:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise SystemExit(code)

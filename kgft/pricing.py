@@ -45,6 +45,8 @@ def _decimal(raw: Any, where: str) -> Decimal:
         value = Decimal(str(raw))
     except InvalidOperation as exc:
         raise PricingError(f"{where}: {raw!r} is not a number") from exc
+    if not value.is_finite():
+        raise PricingError(f"{where}: {raw!r} is not a finite price")
     if value < 0:
         raise PricingError(f"{where}: price {raw!r} is negative")
     return value
@@ -96,6 +98,10 @@ class PriceBook:
             return unpriced(
                 f"no token price for model '{model}'; add [models.\"{model}\"] to a KGFT_PRICES file"
             )
+        if not 0 <= cached_tokens <= prompt_tokens:
+            raise PricingError(
+                f"cached tokens ({cached_tokens}) must lie within the prompt ({prompt_tokens})"
+            )
         cached_price = price.input if price.cached_input is None else price.cached_input
         fresh = prompt_tokens - cached_tokens
         usd = (
@@ -114,7 +120,8 @@ class PriceBook:
             return unpriced(
                 f"no hourly rate for device '{device}'; add [devices.{device}] to a KGFT_PRICES file"
             )
-        secs = Decimal(str(round(seconds, 3)))
+        # Price the exact measurement; only the basis text is rounded (sub-ms retrieval must not cost $0).
+        secs = Decimal(repr(seconds))
         hourly = rate.usd_per_hour * (cores if rate.per_core else 1)
         usd = secs * hourly / _SECONDS_PER_HOUR
         cores_text = "1 core" if cores == 1 else f"{cores} cores"
@@ -122,8 +129,16 @@ class PriceBook:
             f"{rate.label}, {cores_text} × {money(rate.usd_per_hour)}/core-h" if rate.per_core else rate.label
         )
         return Cost(
-            runtime_usd=usd.quantize(_USD_SCALE), basis=f"{secs} s × {money(hourly)}/h ({what})", priced=True
+            runtime_usd=usd.quantize(_USD_SCALE),
+            basis=f"{_seconds_text(seconds)} s × {money(hourly)}/h ({what})",
+            priced=True,
         )
+
+
+def _seconds_text(seconds: float) -> str:
+    """Millisecond resolution, or more digits when the measurement is shorter than that."""
+    text = f"{seconds:.3f}" if seconds >= 0.001 or seconds == 0 else f"{seconds:.6f}"
+    return format(Decimal(text).normalize(), "f")
 
 
 def unpriced(reason: str) -> Cost:

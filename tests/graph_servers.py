@@ -104,8 +104,14 @@ def neo4j_bolt_url() -> Iterator[BoltServer]:
         docker.from_env().ping()
     except docker.errors.DockerException as exc:
         pytest.skip(f"no Docker engine: {exc}")
-    with Neo4jContainer(_NEO4J_IMAGE) as container:
+    try:
+        container = Neo4jContainer(_NEO4J_IMAGE).start()
+    except docker.errors.DockerException as exc:  # e.g. the image cannot be pulled from here
+        pytest.skip(f"cannot start {_NEO4J_IMAGE}: {exc}")
+    try:
         yield BoltServer(container.get_connection_url(), container.username, container.password)
+    finally:
+        container.stop()
 
 
 @pytest.fixture

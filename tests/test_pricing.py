@@ -95,3 +95,22 @@ def test_combined_cost_adds_parts_and_stays_unpriced_if_any_part_is(book):
     assert total.basis == f"({retrieval.basis}) + ({generation.basis})"
     assert total.priced
     assert not combine(retrieval, book.token_cost("unknown-model", 1, 1)).priced
+
+
+def test_sub_millisecond_work_is_not_free(book):
+    cost = book.compute_cost("cpu", seconds=0.0004, cores=1)
+    assert cost.runtime_usd > 0
+    assert cost.basis.startswith("0.0004 s × $0.0446/h")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_non_finite_prices_are_refused(tmp_path, bad):
+    prices = tmp_path / "p.toml"
+    prices.write_text(f'[models.x]\ninput = "{bad}"\noutput = "1"\n', encoding="utf-8")
+    with pytest.raises(PricingError, match="not a finite price"):
+        PriceBook.load(prices)
+
+
+def test_more_cached_than_prompt_tokens_is_an_error(book):
+    with pytest.raises(PricingError, match="cached tokens"):
+        book.token_cost("deepseek-chat", prompt_tokens=10, completion_tokens=5, cached_tokens=20)
