@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from tests.tiny_llama import build_tiny_llama
 
@@ -39,6 +41,8 @@ def test_data_train_ask_and_every_step_is_ledgered(tmp_path):
         "--max-seq-len", "256", home=tmp_path,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
+    shipped = load_file(run / "adapter" / "adapter_model.safetensors")
+    assert {tensor.dtype for tensor in shipped.values()} == {torch.float16}  # served adapters are halved
     card = json.loads((run / "training_card.json").read_text("utf-8"))
     assert (
         card["steps"] == 3

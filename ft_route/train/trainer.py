@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler, set_seed
 
 from ft_route.records import ADAPTER_DIR, EVAL_FILE, MODEL_DIR, TRAIN_FILE, SFTExample, data_hash
@@ -566,6 +566,15 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 # Outputs and the ledger
 
 
+def halve_adapter(adapter_dir: Path) -> None:
+    """Store the served LoRA in fp16: its small deltas lose nothing that matters, and a shipped adapter
+    halves. Checkpoints keep fp32, so resuming stays exact; loading casts back to the model's dtype."""
+    weights = adapter_dir / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    halved = {name: t.half() if t.dtype == torch.float32 else t for name, t in tensors.items()}
+    save_file(halved, weights, metadata={"format": "pt"})
+
+
 def save_output(model: Any, tokenizer: Any, out_dir: Path, config: TrainConfig) -> str:
     """`adapter/` for LoRA (plus `model/`, merged, when asked) or `model/` for full fine-tuning.
 
@@ -577,6 +586,7 @@ def save_output(model: Any, tokenizer: Any, out_dir: Path, config: TrainConfig) 
         tokenizer.save_pretrained(out_dir / MODEL_DIR)
         return MODEL_DIR
     model.save_pretrained(out_dir / ADAPTER_DIR)
+    halve_adapter(out_dir / ADAPTER_DIR)
     if config.merge:
         model.merge_and_unload().save_pretrained(out_dir / MODEL_DIR)
         tokenizer.save_pretrained(out_dir / MODEL_DIR)
