@@ -13,6 +13,7 @@ from typing import Protocol
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
 from kgft.backends.base import LLMBackend, Scoring
+from kgft.option_scoring import pick_option
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class LexicalReader:
 
 
 class LLMReader:
-    """Mean per-character log-likelihood of each option's text, so long options are not penalised."""
+    """The backend scores each option's text as its reply after the facts (see kgft.option_scoring)."""
 
     name = "llm"
 
@@ -62,11 +63,5 @@ class LLMReader:
 
     def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
         # No option list in the prompt: each option's text is scored as the reply itself.
-        messages = build_messages(question, facts)
-        letters = list(options)
-        scoring = self.backend.score(messages, [options[letter] for letter in letters])
-        scores = {
-            letter: logprob / max(1, len(options[letter]))
-            for letter, logprob in zip(letters, scoring.logprobs, strict=True)
-        }
-        return Reading(choice=max(scores, key=lambda letter: scores[letter]), scores=scores, scoring=scoring)
+        pick = pick_option(self.backend, build_messages(question, facts), options)
+        return Reading(choice=pick.choice, scores=pick.scores, scoring=pick.scoring)

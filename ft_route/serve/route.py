@@ -10,6 +10,7 @@ from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation
 from kgft.backends.base import ChatMessage, Generation, LLMBackend
 from kgft.contract import Answer, Question, Timings, Usage
+from kgft.option_scoring import pick_option
 from kgft.pricing import PriceBook
 
 if TYPE_CHECKING:
@@ -74,14 +75,9 @@ class FTRoute:
         }
 
     def _read_choice(self, messages: list[ChatMessage], options: dict[str, str], started: float) -> Answer:
-        """Mean per-character log-likelihood of each option's text, as the KG route's LLM reader does."""
-        letters = list(options)
-        scoring = self.backend.score(messages, [options[letter] for letter in letters])
-        scores = {
-            letter: logprob / max(1, len(options[letter]))
-            for letter, logprob in zip(letters, scoring.logprobs, strict=True)
-        }
-        choice = max(scores, key=lambda letter: scores[letter])
+        """The same likelihood rule as the KG route's LLM reader, with no facts in the prompt."""
+        pick = pick_option(self.backend, messages, options)
+        choice, scores, scoring = pick.choice, pick.scores, pick.scoring
         generation = scoring.as_generation(self.backend.model)
         return Answer(
             text=f"{choice}. {options[choice]}",
