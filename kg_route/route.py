@@ -18,6 +18,8 @@ from kgft.pricing import PriceBook, combine
 from kgft.settings import Settings
 
 READERS = ("lexical", "llm")
+# Linking and graph lookups run on one CPU core whatever device the model runs on; priced as such.
+RETRIEVAL_DEVICE = "cpu"
 
 
 class KGRoute:
@@ -43,7 +45,7 @@ class KGRoute:
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question.text)
-        retrieval_cost = self.prices.compute_cost("cpu", retrieval.retrieval_ms / 1000, cores=1)
+        retrieval_cost = self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval.retrieval_ms / 1000, cores=1)
         diagnostics = _diagnostics(retrieval)
         if not retrieval.links or not retrieval.facts:
             reason = "no entity linked" if not retrieval.links else "no facts for the linked entities"
