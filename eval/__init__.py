@@ -1,1 +1,1 @@
-"""Eval: A/B runs, all-in cost ledger, paired statistics and reports (not built yet)."""
+"""Eval: A/B runs on real benchmarks, the all-in cost ledger, paired statistics and reports."""

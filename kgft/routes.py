@@ -12,6 +12,7 @@ from kgft.settings import Settings
 _BUILDERS: dict[str, str] = {
     "kg": "kg_route.factory:build_route",
     "ft": "ft_route.serve.factory:build_route",
+    "llm": "kgft.plain_route:build_route",
 }
 
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     ft_max_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 0 means no thinking")
     ft_min_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 'Wait' below this")
+    llm_backend: str = Field(default="gguf:smollm2", description="the plain `llm` route: no knowledge")
+    db_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the results store; default SQLite under KGFT_HOME"
+    )
+    monthly_queries: int = Field(default=10_000, ge=1, description="volume build costs amortize over")
+    amortization_months: int = Field(default=12, ge=1, description="months a build is written off over")
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -68,6 +74,11 @@ class Settings(BaseSettings):
     def graph_url(self) -> str:
         """The embedded Ladybug graph under KGFT_HOME unless KGFT_GRAPH names another store."""
         return self.graph or f"ladybug:{self.home / 'graph'}"
+
+    @property
+    def store_url(self) -> str:
+        """Eval runs and gateway traffic share one results store, so one report covers both."""
+        return self.db_url or f"sqlite:///{self.home / 'kgft.db'}"
 
     @property
     def ledger_path(self) -> Path:

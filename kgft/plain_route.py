@@ -1,0 +1,65 @@
+"""The `llm` route: the base model alone, no graph and no tuning — the floor both routes must beat.
+
+It also lets the gateway front any OpenAI-compatible endpoint (KGFT_LLM_BACKEND=openai:MODEL).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from kgft.answers import answer_from_generation
+from kgft.backends import create_backend
+from kgft.backends.base import ChatMessage, LLMBackend
+from kgft.contract import Answer, Question, Timings, Usage
+from kgft.option_scoring import pick_option
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+
+class PlainRoute:
+    """Open questions are generated; MCQ options are scored by the same rule as the other routes."""
+
+    name = "llm"
+
+    def __init__(self, backend: LLMBackend, prices: PriceBook, *, max_tokens: int):
+        self.backend = backend
+        self.prices = prices
+        self.max_tokens = max_tokens
+
+    def answer(self, question: Question) -> Answer:
+        started = time.perf_counter()
+        messages = [ChatMessage("user", question.text)]
+        if question.options:
+            pick = pick_option(self.backend, messages, question.options)
+            generation = pick.scoring.as_generation(self.backend.model)
+            return Answer(
+                text=f"{pick.choice}. {question.options[pick.choice]}",
+                choice=pick.choice,
+                route=self.name,
+                model=self.backend.model,
+                usage=Usage(prompt_tokens=generation.prompt_tokens),
+                timings=Timings(
+                    generation_ms=pick.scoring.scoring_ms, total_ms=(time.perf_counter() - started) * 1000
+                ),
+                cost=self.backend.cost(generation, self.prices),
+                diagnostics={"backend": self.backend.spec, "reader": "llm", "option_scores": pick.scores},
+            )
+        generation = self.backend.generate(messages, max_tokens=self.max_tokens)
+        return answer_from_generation(
+            generation,
+            route=self.name,
+            backend=self.backend,
+            prices=self.prices,
+            total_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
+        return [self.answer(question) for question in questions]
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def build_route(settings: Settings, prices: PriceBook) -> PlainRoute:
+    return PlainRoute(create_backend(settings.llm_backend, settings), prices, max_tokens=settings.max_tokens)
