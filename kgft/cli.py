@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from eval.cli import eval_app, ledger_app
 from ft_route.cli import ft_app
 from kg_route.cli import ingest_app
 from kgft.answers import ask
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(ft_app, name="ft")
+app.add_typer(eval_app, name="eval")
+app.add_typer(ledger_app, name="ledger")
 
 
 @app.callback()

@@ -1,0 +1,194 @@
+"""`kgft eval run|report` and `kgft ledger add|list`: A/B runs, reports, and the build costs they amortize."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kgft.cli_context import Context, err
+from kgft.errors import KgftError
+from kgft.ledger import Ledger
+
+eval_app = typer.Typer(help="Run routes on a benchmark and report accuracy, full cost and statistics.")
+ledger_app = typer.Typer(help="The build-cost ledger: what it cost to build each route.")
+
+
+@eval_app.command("run")
+def run_command(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option(help="lexeval-1_2, pubmedqa, kg-legal, ... or a JSONL/CSV path")],
+    out: Annotated[Path, typer.Option(help="the run's folder; running again resumes it")],
+    routes: Annotated[str, typer.Option(help="comma-separated routes, e.g. kg,ft")] = "kg,ft",
+    limit: Annotated[int | None, typer.Option(min=1, help="first N items only")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the shared data root, e.g. ../shared/data")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="routes answering at once")] = 2,
+    batch_size: Annotated[int, typer.Option(min=1, help="items per answer_batch call")] = 8,
+    judge: Annotated[str | None, typer.Option(help="backend spec of an LLM judge for open answers")] = None,
+    seed: Annotated[int, typer.Option(help="seed of generated (KG-derived) sets")] = 0,
+) -> None:
+    """Answer every item with every route; one row per (item, route) in the results store."""
+    from eval.datasets import load_dataset
+    from eval.metrics import LLMJudge
+    from eval.run_dir import open_run
+    from eval.runner import run_routes
+    from eval.store import ResultStore
+    from kgft.backends import create_backend
+    from kgft.routes import build_route
+
+    context: Context = ctx.obj
+    names = _route_names(routes)
+    loaded = load_dataset(dataset, data_dir, seed=seed)
+    items = loaded.items[:limit] if limit else loaded.items
+    if not items:
+        raise KgftError(f"dataset '{dataset}' has no items")
+    info = open_run(out, loaded.name, names, loaded.kg_derived, limit)
+    store = ResultStore(context.settings.store_url)
+    store.create_run(info.run_id, loaded.name, info.routes, {"limit": limit, "kg_derived": loaded.kg_derived})
+    built = {name: build_route(name, context.settings, context.prices) for name in names}
+    grader = LLMJudge(create_backend(judge, context.settings), context.prices) if judge else None
+    try:
+        with _progress() as progress:
+            tasks = {name: progress.add_task(name, total=len(items)) for name in names}
+            done = store.done_keys(info.run_id)
+            for name in names:
+                progress.update(tasks[name], completed=sum((item.id, name) in done for item in items))
+            outcome = run_routes(
+                items,
+                built,
+                store,
+                info.run_id,
+                concurrency=concurrency,
+                batch_size=batch_size,
+                judge=grader,
+                on_answered=lambda name, count: progress.advance(tasks[name], count),
+            )
+    finally:
+        store.close()
+    err.print(
+        f"{info.run_id}: {outcome.written} new rows, {outcome.already_done} already done, "
+        f"{outcome.errors} route errors; report with `kgft eval report {out}`",
+        markup=False,
+        highlight=False,
+    )
+
+
+@eval_app.command("report")
+def report_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="a run folder from `kgft eval run` (the report goes there)")],
+    run: Annotated[
+        str | None, typer.Option(help="report another run id, e.g. 'live' for gateway traffic")
+    ] = None,
+    monthly_queries: Annotated[int | None, typer.Option(min=1, help="volume to amortize build costs")] = None,
+    months: Annotated[int | None, typer.Option(min=1, help="months a build is written off over")] = None,
+) -> None:
+    """Write report.html, report.md and summary.json, and print the verdict."""
+    from eval.report import write_report
+    from eval.run_dir import read_run
+    from eval.store import ResultStore
+    from eval.summary import build_summary
+
+    context: Context = ctx.obj
+    if run is None:
+        info = read_run(out)
+        run_id, dataset, kg_derived, order = info.run_id, info.dataset, info.kg_derived, info.routes
+    else:
+        run_id, dataset, kg_derived, order = run, f"run {run}", False, None
+    store = ResultStore(context.settings.store_url)
+    try:
+        rows = store.rows(run_id)
+    finally:
+        store.close()
+    if not rows:
+        raise KgftError(f"run '{run_id}' has no rows in {context.settings.store_url}")
+    summary = build_summary(
+        rows,
+        Ledger(context.settings.ledger_path).entries(),
+        dataset=dataset,
+        monthly_queries=monthly_queries or context.settings.monthly_queries,
+        months=months or context.settings.amortization_months,
+        kg_derived=kg_derived,
+        routes=order,
+    )
+    written = write_report(summary, rows, out)
+    print(summary["verdict"])
+    err.print(f"report: {written['html']}", markup=False, highlight=False)
+
+
+@ledger_app.command("add")
+def ledger_add(
+    ctx: typer.Context,
+    route: Annotated[str, typer.Option(help="the route the cost belongs to: kg, ft, ...")],
+    kind: Annotated[str, typer.Option(help="expert_hours, annotation, infra, ...")],
+    hours: Annotated[float | None, typer.Option(help="hours spent (with --rate)")] = None,
+    rate: Annotated[str | None, typer.Option(help="USD per hour")] = None,
+    usd: Annotated[str | None, typer.Option(help="a flat amount in USD instead of hours × rate")] = None,
+    description: Annotated[str, typer.Option(help="what it was")] = "",
+) -> None:
+    """Add a build cost no tool measured (experts, annotation, failed attempts elsewhere)."""
+    from eval.costs import manual_entry
+
+    context: Context = ctx.obj
+    entry = manual_entry(
+        route,
+        kind,
+        hours=hours,
+        rate_usd=_usd(rate, "--rate"),
+        usd=_usd(usd, "--usd"),
+        description=description,
+    )
+    Ledger(context.settings.ledger_path).append(entry)
+    err.print(f"added {route}/{kind}: ${entry.cost_usd} ({entry.basis})", markup=False, highlight=False)
+
+
+@ledger_app.command("list")
+def ledger_list(
+    ctx: typer.Context,
+    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+) -> None:
+    """Every build cost, with totals per route."""
+    context: Context = ctx.obj
+    entries = [e for e in Ledger(context.settings.ledger_path).entries() if route in (None, e.route)]
+    table = Table("route", "kind", "description", "USD", "basis")
+    totals: dict[str, Decimal] = {}
+    for entry in entries:
+        table.add_row(entry.route, entry.kind, entry.description, str(entry.cost_usd), entry.basis)
+        if entry.priced:
+            totals[entry.route] = totals.get(entry.route, Decimal(0)) + entry.cost_usd
+    err.print(table)
+    for name, total in sorted(totals.items()):
+        print(f"{name}\t{total}")
+
+
+def _route_names(raw: str) -> list[str]:
+    from kgft.routes import route_names
+
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in route_names()]
+    if not names or unknown:
+        raise KgftError(f"--routes '{raw}': use a comma list of {', '.join(route_names())}")
+    return list(dict.fromkeys(names))
+
+
+def _usd(raw: str | None, flag: str) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        return Decimal(raw)
+    except InvalidOperation as exc:
+        raise KgftError(f"{flag} {raw!r} is not a number") from exc
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )

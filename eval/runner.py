@@ -1,0 +1,132 @@
+"""Run routes over a dataset and log one row per (item, route): bounded, resumable, append-only.
+
+Routes run side by side (one worker per route, at most `concurrency` at once); each route answers its
+items in order, in batches through `answer_batch`, and every batch is written before the next starts,
+so a killed run loses at most one batch per route and a re-run answers only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+
+from eval.items import EvalItem
+from eval.metrics import LLMJudge, score_answer
+from eval.store import ResultRow, ResultStore
+from kgft.contract import Answer, Route
+
+OnAnswered = Callable[[str, int], None]  # (route name, how many items just got rows)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    written: int  # rows this invocation added
+    already_done: int  # rows a previous invocation had written
+    errors: int  # rows recording a route failure
+
+
+def pending_items(
+    items: Sequence[EvalItem], routes: Sequence[str], done: set[tuple[str, str]]
+) -> dict[str, list[EvalItem]]:
+    return {route: [item for item in items if (item.id, route) not in done] for route in routes}
+
+
+def run_routes(
+    items: Sequence[EvalItem],
+    routes: Mapping[str, Route],
+    store: ResultStore,
+    run_id: str,
+    *,
+    concurrency: int = 2,
+    batch_size: int = 8,
+    judge: LLMJudge | None = None,
+    on_answered: OnAnswered | None = None,
+) -> RunOutcome:
+    """Answers every (item, route) pair the store does not hold yet."""
+    done = store.done_keys(run_id)
+    todo = pending_items(items, list(routes), done)
+    already = sum(len(items) - len(pending) for pending in todo.values())
+
+    def one_route(name: str) -> tuple[int, int]:
+        written = errors = 0
+        pending = todo[name]
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            rows = _answer_rows(routes[name], name, batch, run_id, judge)
+            written += store.record_many(rows)
+            errors += sum(row.error is not None for row in rows)
+            if on_answered:
+                on_answered(name, len(batch))
+        return written, errors
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(routes)))) as pool:
+        outcomes = list(pool.map(one_route, list(routes)))
+    return RunOutcome(
+        written=sum(written for written, _ in outcomes),
+        already_done=already,
+        errors=sum(errors for _, errors in outcomes),
+    )
+
+
+def _answer_rows(
+    route: Route, name: str, batch: Sequence[EvalItem], run_id: str, judge: LLMJudge | None
+) -> list[ResultRow]:
+    """A batch failure falls back to one item at a time, so one bad item costs only its own row."""
+    try:
+        answers: list[Answer | Exception] = list(route.answer_batch([item.as_question() for item in batch]))
+    except Exception:
+        answers = [_answer_one(route, item) for item in batch]
+    return [_row(run_id, name, item, answer, judge) for item, answer in zip(batch, answers, strict=True)]
+
+
+def _answer_one(route: Route, item: EvalItem) -> Answer | Exception:
+    try:
+        return route.answer(item.as_question())
+    except Exception as exc:  # recorded in the row: the report counts it as a wrong answer
+        return exc
+
+
+def _row(
+    run_id: str, name: str, item: EvalItem, answer: Answer | Exception, judge: LLMJudge | None
+) -> ResultRow:
+    base = {
+        "run_id": run_id,
+        "item_id": item.id,
+        "route": name,
+        "question": item.question,
+        "gold": item.gold,
+        "category": item.category,
+    }
+    if isinstance(answer, Exception):
+        wrong = False if item.kind == "mcq" else None
+        error = f"{type(answer).__name__}: {answer}"
+        return ResultRow(**base, answer_text="", runtime_cost_usd=Decimal(0), correct=wrong, error=error)
+    score = score_answer(item, answer.choice, answer.text, answer.abstained)
+    correct, meta = score.correct, {"model": answer.model}
+    if judge is not None and item.kind == "open" and not answer.abstained:
+        judgement = judge.judge(item, answer.text)
+        correct = judgement.correct
+        meta["judge"] = {
+            "correct": judgement.correct,
+            "cost_usd": str(judgement.cost.runtime_usd),
+            "priced": judgement.cost.priced,
+        }
+    return ResultRow(
+        **base,
+        answer_text=answer.text,
+        runtime_cost_usd=answer.cost.runtime_usd,
+        priced=answer.cost.priced,
+        choice=answer.choice,
+        correct=correct,
+        abstained=answer.abstained,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        reasoning_tokens=answer.usage.reasoning_tokens,
+        latency_ms=answer.timings.total_ms,
+        char_f1=score.char_f1,
+        rouge_l=score.rouge_l,
+        citations=[citation.model_dump() for citation in answer.citations],
+        meta=meta,
+    )
