@@ -2,23 +2,24 @@
 # The demo uses $KGFT_HOME (default ~/.kgft) for its graph.
 VENV ?= .venv
 
-.PHONY: install demo test bench lint
+.PHONY: install services demo test bench lint
 
 install:
 	bash scripts/install.sh
 
 demo: install
-	$(VENV)/bin/kgft llm --backend gguf:smollm2 "What is 2+2?"
-	$(VENV)/bin/kgft ingest legal
-	$(VENV)/bin/kgft ask --route kg -o "A=故意杀人的，处死刑、无期徒刑或者十年以上有期徒刑" -o "B=盗窃公私财物，数额较大的" \
-		"刑法第二百三十二条规定了什么？"
+	$(VENV)/bin/kgft demo
+
+# Chromium and a running PostgreSQL for the render and store tests (apt, when root).
+services:
+	bash scripts/test_services.sh
 
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install lint
+test: install services lint
 	$(VENV)/bin/pytest
 
 bench: install

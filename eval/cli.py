@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from kgft.cli_context import Context, err
@@ -32,45 +31,15 @@ def run_command(
     seed: Annotated[int, typer.Option(help="seed of generated (KG-derived) sets")] = 0,
 ) -> None:
     """Answer every item with every route; one row per (item, route) in the results store."""
-    from eval.datasets import load_dataset
-    from eval.metrics import LLMJudge
-    from eval.run_dir import open_run
-    from eval.runner import run_routes
-    from eval.store import ResultStore
-    from kgft.backends import create_backend
-    from kgft.routes import build_route
+    from eval.workflow import EvalRequest, run_eval
 
     context: Context = ctx.obj
-    names = _route_names(routes)
-    loaded = load_dataset(dataset, data_dir, seed=seed)
-    items = loaded.items[:limit] if limit else loaded.items
-    if not items:
-        raise KgftError(f"dataset '{dataset}' has no items")
-    info = open_run(out, loaded.name, names, loaded.kg_derived, limit)
-    store = ResultStore(context.settings.store_url)
-    store.create_run(info.run_id, loaded.name, info.routes, {"limit": limit, "kg_derived": loaded.kg_derived})
-    built = {name: build_route(name, context.settings, context.prices) for name in names}
-    grader = LLMJudge(create_backend(judge, context.settings), context.prices) if judge else None
-    try:
-        with _progress() as progress:
-            tasks = {name: progress.add_task(name, total=len(items)) for name in names}
-            done = store.done_keys(info.run_id)
-            for name in names:
-                progress.update(tasks[name], completed=sum((item.id, name) in done for item in items))
-            outcome = run_routes(
-                items,
-                built,
-                store,
-                info.run_id,
-                concurrency=concurrency,
-                batch_size=batch_size,
-                judge=grader,
-                on_answered=lambda name, count: progress.advance(tasks[name], count),
-            )
-    finally:
-        store.close()
+    request = EvalRequest(
+        dataset, out, _route_names(routes), limit, data_dir, concurrency, batch_size, judge, seed
+    )
+    run_id, outcome = run_eval(request, context.settings, context.prices)
     err.print(
-        f"{info.run_id}: {outcome.written} new rows, {outcome.already_done} already done, "
+        f"{run_id}: {outcome.written} new rows, {outcome.already_done} already done, "
         f"{outcome.errors} route errors; report with `kgft eval report {out}`",
         markup=False,
         highlight=False,
@@ -88,34 +57,12 @@ def report_command(
     months: Annotated[int | None, typer.Option(min=1, help="months a build is written off over")] = None,
 ) -> None:
     """Write report.html, report.md and summary.json, and print the verdict."""
-    from eval.report import write_report
-    from eval.run_dir import read_run
-    from eval.store import ResultStore
-    from eval.summary import build_summary
+    from eval.workflow import report_run
 
     context: Context = ctx.obj
-    if run is None:
-        info = read_run(out)
-        run_id, dataset, kg_derived, order = info.run_id, info.dataset, info.kg_derived, info.routes
-    else:
-        run_id, dataset, kg_derived, order = run, f"run {run}", False, None
-    store = ResultStore(context.settings.store_url)
-    try:
-        rows = store.rows(run_id)
-    finally:
-        store.close()
-    if not rows:
-        raise KgftError(f"run '{run_id}' has no rows in {context.settings.store_url}")
-    summary = build_summary(
-        rows,
-        Ledger(context.settings.ledger_path).entries(),
-        dataset=dataset,
-        monthly_queries=monthly_queries or context.settings.monthly_queries,
-        months=months or context.settings.amortization_months,
-        kg_derived=kg_derived,
-        routes=order,
+    summary, written = report_run(
+        out, context.settings, run_id=run, monthly_queries=monthly_queries, months=months
     )
-    written = write_report(summary, rows, out)
     print(summary["verdict"])
     err.print(f"report: {written['html']}", markup=False, highlight=False)
 
@@ -182,13 +129,3 @@ def _usd(raw: str | None, flag: str) -> Decimal | None:
         return Decimal(raw)
     except InvalidOperation as exc:
         raise KgftError(f"{flag} {raw!r} is not a number") from exc
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -89,6 +90,31 @@ def ask_route(
     for number, citation in enumerate(answer.citations, 1):
         err.print(f"[{number}] {citation.source}: {citation.text[:80]}", markup=False, highlight=False)
     _print_summary(answer)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="the run folder the report is written to")] = Path("runs/demo"),
+    n: Annotated[int, typer.Option("--n", min=2, help="questions to ask each route")] = 50,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
+    ] = None,
+    kg_reader: Annotated[
+        str, typer.Option(help="KG route MCQ reader: llm (model scores options) or lexical")
+    ] = ("llm"),
+) -> None:
+    """Build both routes, run them on the same legal questions, write the report and print the verdict."""
+    from kgft.demo import run_demo
+
+    context: Context = ctx.obj
+    settings = context.settings.model_copy(update={"kg_reader": kg_reader})
+    shared = Path("..") / "shared" / "data"
+    result = run_demo(
+        settings, context.prices, out=out, n=n, data_dir=data_dir or (shared if shared.is_dir() else None)
+    )
+    print(result.verdict)
+    err.print(f"report: {result.report.resolve()}", markup=False, highlight=False)
 
 
 def _parse_options(raw: list[str]) -> dict[str, str] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from ft_route.records import TRAINING_CARD
+from kgft.ledger import Ledger, LedgerEntry
 
 
 class LossSummary(BaseModel):
@@ -61,6 +63,31 @@ class TrainingCard(BaseModel):
     @classmethod
     def read(cls, out_dir: Path) -> TrainingCard:
         return cls.model_validate_json((out_dir / TRAINING_CARD).read_text("utf-8"))
+
+
+def ledger_card_cost(card: TrainingCard, folder: Path, ledger: Ledger) -> bool:
+    """Books a trained model's recorded cost once on a machine that did not train it (the shipped adapter).
+
+    The training run was ledgered where it ran; a fresh machine has only the card, and an all-in
+    comparison that left the FT route's training out would flatter it. False when already booked.
+    """
+    booked = (entry.meta.get("data_hash") for entry in ledger.entries() if entry.route == "ft")
+    if card.data_hash in booked:
+        return False
+    ledger.append(
+        LedgerEntry(
+            route="ft",
+            kind="training_run",
+            description=f"{card.method} fine-tune of {card.base_model} (from {folder.name}'s training card)",
+            cost_usd=Decimal(card.cost_usd),
+            basis=card.cost_basis,
+            priced=card.priced,
+            seconds=card.device_seconds,
+            tokens=card.tokens,
+            meta={"status": card.status, "data_hash": card.data_hash, "out": str(folder), "from_card": True},
+        )
+    )
+    return True
 
 
 def summarize_losses(losses: Sequence[float], points: int = 50) -> LossSummary:

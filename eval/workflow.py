@@ -1,0 +1,121 @@
+"""The two eval steps as functions: run a dataset through routes, then report a run.
+
+`kgft eval run|report` and `kgft demo` both call these, so the demo takes exactly the user's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from eval.datasets import load_dataset
+from eval.metrics import LLMJudge
+from eval.run_dir import open_run, read_run
+from eval.runner import RunOutcome, run_routes
+from eval.store import ResultStore
+from kgft.backends import create_backend
+from kgft.cli_context import err
+from kgft.errors import KgftError
+from kgft.ledger import Ledger
+from kgft.pricing import PriceBook
+from kgft.routes import build_route
+from kgft.settings import Settings
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    dataset: str
+    out: Path
+    routes: Sequence[str]
+    limit: int | None = None
+    data_dir: Path | None = None
+    concurrency: int = 2
+    batch_size: int = 8
+    judge: str | None = None
+    seed: int = 0
+
+
+def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tuple[str, RunOutcome]:
+    """Answers what the run folder's run lacks; returns its run id and what this call did."""
+    loaded = load_dataset(request.dataset, request.data_dir, seed=request.seed)
+    items = loaded.items[: request.limit] if request.limit else loaded.items
+    if not items:
+        raise KgftError(f"dataset '{request.dataset}' has no items")
+    names = list(request.routes)
+    info = open_run(request.out, loaded.name, names, loaded.kg_derived, request.limit)
+    store = ResultStore(settings.store_url)
+    try:
+        store.create_run(info.run_id, loaded.name, info.routes, {"limit": request.limit})
+        built = {name: build_route(name, settings, prices) for name in names}
+        judge = LLMJudge(create_backend(request.judge, settings), prices) if request.judge else None
+        done = store.done_keys(info.run_id)
+        with _progress() as progress:
+            tasks = {
+                name: progress.add_task(
+                    name, total=len(items), completed=sum((item.id, name) in done for item in items)
+                )
+                for name in names
+            }
+            outcome = run_routes(
+                items,
+                built,
+                store,
+                info.run_id,
+                concurrency=request.concurrency,
+                batch_size=request.batch_size,
+                judge=judge,
+                on_answered=lambda name, count: progress.advance(tasks[name], count),
+            )
+    finally:
+        store.close()
+    return info.run_id, outcome
+
+
+def report_run(
+    out: Path,
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    monthly_queries: int | None = None,
+    months: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Writes report.html, report.md and summary.json into `out`; `run_id` picks a run other than out's."""
+    from eval.report import write_report
+    from eval.summary import build_summary
+
+    if run_id is None:
+        info = read_run(out)
+        run_id, dataset, kg_derived, order = info.run_id, info.dataset, info.kg_derived, info.routes
+    else:
+        dataset, kg_derived, order = f"run {run_id}", False, None
+    store = ResultStore(settings.store_url)
+    try:
+        rows = store.rows(run_id)
+    finally:
+        store.close()
+    if not rows:
+        raise KgftError(f"run '{run_id}' has no rows in the results store")
+    summary = build_summary(
+        rows,
+        Ledger(settings.ledger_path).entries(),
+        dataset=dataset,
+        monthly_queries=monthly_queries or settings.monthly_queries,
+        months=months or settings.amortization_months,
+        kg_derived=kg_derived,
+        routes=order,
+    )
+    return summary, write_report(summary, rows, out)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
