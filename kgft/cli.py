@@ -100,18 +100,18 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
     ] = None,
-    kg_reader: Annotated[
-        str, typer.Option(help="KG route MCQ reader: llm (model scores options) or lexical")
-    ] = ("llm"),
 ) -> None:
     """Build both routes, run them on the same legal questions, write the report and print the verdict."""
     from kgft.demo import run_demo
 
     context: Context = ctx.obj
-    settings = context.settings.model_copy(update={"kg_reader": kg_reader})
     shared = Path("..") / "shared" / "data"
     result = run_demo(
-        settings, context.prices, out=out, n=n, data_dir=data_dir or (shared if shared.is_dir() else None)
+        context.settings,
+        context.prices,
+        out=out,
+        n=n,
+        data_dir=data_dir or (shared if shared.is_dir() else None),
     )
     print(result.verdict)
     err.print(f"report: {result.report.resolve()}", markup=False, highlight=False)
