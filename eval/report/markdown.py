@@ -1,0 +1,103 @@
+"""report.md: the same tables as the HTML for pull requests and chat; the figures stay in report.html."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eval.report.formatting import ci, ms, p_value, pct, pts, usd, usd_ci, volume
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def render_markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# kgft report: {_cell(summary['dataset'])}",
+        "",
+        f"> {_cell(summary['verdict'])}",
+        "",
+        f"Generated {summary['generated_at']}; build costs amortized over "
+        f"{volume(summary['monthly_queries'])} queries/month × {summary['amortization_months']} months. "
+        "Figures: see report.html.",
+        "",
+        "## Routes",
+        "",
+        *_routes_table(summary),
+        "",
+        "## Paired comparison",
+        "",
+        *_comparison_table(summary),
+        "",
+        "## Build-cost ledger",
+        "",
+        *_ledger_tables(summary),
+        "## Notes",
+        "",
+        *[f"- {_cell(note)}" for note in summary["notes"]],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _routes_table(summary: dict[str, Any]) -> list[str]:
+    lines = [
+        "| route | items | scored | accuracy (95% CI) | errors | runtime $/query | build $ | all-in $/query "
+        "| all-in $/correct | latency p50 / p95 |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name in summary["route_order"]:
+        r = summary["routes"][name]
+        unpriced = f" (+{r['unpriced_build_entries']} unpriced)" if r["unpriced_build_entries"] else ""
+        lines.append(
+            f"| {_cell(name)} | {r['n']} | {r['n_scored']} | {pct(r['accuracy'])}{_ci_suffix(r)} "
+            f"| {r['errors']} | {usd(r['cost_per_query_usd'])} | {usd(r['build_cost_usd'])}{unpriced} "
+            f"| {usd(r['all_in_cost_per_query_usd'])} | {usd(r['all_in_cost_per_correct_usd'])} "
+            f"| {ms(r['latency_ms_p50'])} / {ms(r['latency_ms_p95'])} |"
+        )
+    return lines
+
+
+def _ci_suffix(route: dict[str, Any]) -> str:
+    return f" ({ci(route['accuracy_ci95'])})" if route["accuracy_ci95"] else ""
+
+
+def _comparison_table(summary: dict[str, Any]) -> list[str]:
+    if not summary["comparisons"]:
+        return ["Only one route in this run: nothing to compare."]
+    lines = [
+        "| a − b | paired | accuracy diff | 95% CI | McNemar p | runtime $/query diff (95% CI) "
+        "| break-even /month |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for c in summary["comparisons"].values():
+        lines.append(
+            f"| {_cell(c['a'])} − {_cell(c['b'])} | {c['n_paired']} | {pts(c['accuracy_diff'])} "
+            f"| {ci(c['ci95'], points=True)} | {p_value(c['mcnemar_p'])} "
+            f"| {usd(c['cost_diff_per_query_usd'])} ({usd_ci(c['cost_diff_ci95_usd'])}) "
+            f"| {volume(c['break_even_queries_per_month'])} |"
+        )
+    return [*lines, "", summary["comparison"]["sample_size"]]
+
+
+def _ledger_tables(summary: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name in summary["route_order"]:
+        r = summary["routes"][name]
+        lines += [f"### {_cell(name)}: {usd(r['build_cost_usd'])}", ""]
+        if not r["build_entries"]:
+            lines += ["No build costs recorded for this route.", ""]
+            continue
+        lines += ["| kind | description | basis | $ |", "|---|---|---|--:|"]
+        for e in r["build_entries"]:
+            amount = usd(e["cost_usd"]) if e["priced"] else "unpriced"
+            lines.append(
+                f"| {_cell(e['kind'])} | {_cell(e['description'])} | {_cell(e['basis'])} | {amount} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _cell(text: str) -> str:
+    """User text in Markdown: a pipe or newline would break a table row, a tag would render as HTML."""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    return _TAG_START.sub("&lt;", text)  # "p<0.001" stays readable; "<script" does not render

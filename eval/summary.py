@@ -1,0 +1,386 @@
+"""The run summary: per-route accuracy and all-in cost, paired comparisons and a one-sentence verdict.
+
+Every report (HTML, Markdown, JSON) is drawn from this one JSON-ready dict, so they never disagree.
+Money is Decimal until it leaves as a decimal string; floats only carry statistics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import combinations
+from statistics import fmean
+from typing import Any
+
+from eval.costs import (
+    RouteCosts,
+    all_in_per_query,
+    break_even_queries_per_month,
+    build_costs,
+    per_correct,
+)
+from eval.report.formatting import usd
+from eval.stats import (
+    Interval,
+    mcnemar_exact_p,
+    mean_interval,
+    paired_bootstrap_diff,
+    paired_mean_diff,
+    percentiles,
+    sample_size_line,
+)
+from eval.store import ResultRow
+from kgft.errors import KgftError
+from kgft.ledger import LedgerEntry
+
+PREFERRED_ORDER = ("kg", "ft", "llm")  # the main comparison is KG − FT unless the caller names others
+USD_PLACES = Decimal("1e-10")  # a tenth of a micro-dollar: finer than any per-token price
+PAIRING_NOTE = (
+    "Paired statistics use only items both routes answered with a verdict; a row with an error counts "
+    "as incorrect on any item that some route was scored on."
+)
+KG_DERIVED_NOTE = (
+    "This dataset was derived from the knowledge graph itself, which favours the KG route; "
+    "quote independent benchmarks for the headline."
+)
+
+
+class SummaryError(KgftError):
+    """The rows cannot be summarized as asked (for example, a named route has no rows)."""
+
+
+def build_summary(
+    rows: Sequence[ResultRow],
+    ledger: Sequence[LedgerEntry],
+    *,
+    dataset: str,
+    monthly_queries: int,
+    months: int,
+    kg_derived: bool = False,
+    routes: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`routes` orders the routes; the first two form the main `comparison` (first − second)."""
+    by_route: dict[str, list[ResultRow]] = defaultdict(list)
+    for row in rows:
+        by_route[row.route].append(row)
+    names, missing = _route_order(by_route, routes)
+    outcomes = _outcomes(rows)
+    costs = {name: _route_costs(name, by_route[name], ledger) for name in names}
+    summaries = {
+        name: _route_summary(
+            by_route[name], outcomes[name], costs[name], ledger, monthly_queries, months, seed
+        )
+        for name in names
+    }
+    comparisons = {
+        f"{a}_vs_{b}": _comparison(a, b, by_route, outcomes, costs, months, seed)
+        for a, b in combinations(names, 2)
+    }
+    main = comparisons[f"{names[0]}_vs_{names[1]}"] if len(names) > 1 else None
+    notes = [PAIRING_NOTE] + ([KG_DERIVED_NOTE] if kg_derived else [])
+    notes += [f"Route '{name}' was named for this run but has no rows." for name in missing]
+    return {
+        "dataset": dataset,
+        "kg_derived": kg_derived,
+        "monthly_queries": monthly_queries,
+        "amortization_months": months,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "route_order": names,
+        "routes": summaries,
+        "comparison": main,
+        "comparisons": comparisons,
+        "verdict": _verdict(summaries, main, monthly_queries, kg_derived),
+        "notes": notes,
+    }
+
+
+def _route_order(
+    by_route: dict[str, list[ResultRow]], routes: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """The routes to report in order, and those the caller named that have no rows (a cut-short run)."""
+    if not by_route:
+        raise SummaryError("no result rows to summarize")
+    if routes is not None:
+        named = list(dict.fromkeys(routes))
+        present = [name for name in named if name in by_route]
+        if not present:
+            raise SummaryError(f"no rows for route(s) {', '.join(named)}; the rows have {sorted(by_route)}")
+        return present, [name for name in named if name not in by_route]
+    preferred = [name for name in PREFERRED_ORDER if name in by_route]
+    return preferred + sorted(set(by_route) - set(preferred)), []
+
+
+def _outcomes(rows: Sequence[ResultRow]) -> dict[str, dict[str, bool | None]]:
+    """route → item → verdict. An errored row is wrong on a scored item, not silently left out."""
+    scored_items = {row.item_id for row in rows if row.correct is not None}
+    outcomes: dict[str, dict[str, bool | None]] = defaultdict(dict)
+    for row in rows:
+        verdict = row.correct
+        if verdict is None and row.error is not None and row.item_id in scored_items:
+            verdict = False
+        outcomes[row.route][row.item_id] = verdict
+    return outcomes
+
+
+def _route_costs(route: str, rows: list[ResultRow], ledger: Sequence[LedgerEntry]) -> RouteCosts:
+    build_usd, unpriced = build_costs(ledger, route)
+    runtime = sum((row.runtime_cost_usd for row in rows), Decimal(0)) / len(rows)
+    return RouteCosts(route, build_usd, runtime, unpriced)
+
+
+def _route_summary(
+    rows: list[ResultRow],
+    outcomes: dict[str, bool | None],
+    costs: RouteCosts,
+    ledger: Sequence[LedgerEntry],
+    monthly_queries: int,
+    months: int,
+    seed: int,
+) -> dict[str, Any]:
+    verdicts = [float(v) for v in outcomes.values() if v is not None]
+    accuracy = fmean(verdicts) if verdicts else None
+    interval = mean_interval(verdicts, seed=seed) if verdicts else None
+    all_in = all_in_per_query(costs, monthly_queries, months)
+    # Errored rows carry no timing (0 ms), which would flatter the percentiles.
+    timed = [row.latency_ms for row in rows if row.error is None]
+    latency = percentiles(timed) if timed else {"p50": None, "p95": None, "p99": None}
+    unpriced_queries = sum(not row.priced for row in rows)
+    return {
+        "n": len(rows),
+        "n_scored": len(verdicts),
+        "n_correct": int(sum(verdicts)),
+        "accuracy": _round(accuracy),
+        "accuracy_ci95": _pair(interval),
+        "errors": sum(row.error is not None for row in rows),
+        "abstention_rate": _round(sum(row.abstained for row in rows) / len(rows)),
+        "fallbacks": sum(row.fallback_from is not None for row in rows),
+        "latency_ms_p50": _round(latency["p50"], 1),
+        "latency_ms_p95": _round(latency["p95"], 1),
+        "latency_ms_p99": _round(latency["p99"], 1),
+        "cost_per_query_usd": _exact(costs.runtime_per_query_usd),
+        "all_in_cost_per_query_usd": _exact(all_in),
+        "cost_per_correct_usd": _exact(_per_correct(costs.runtime_per_query_usd, accuracy)),
+        "all_in_cost_per_correct_usd": _exact(_per_correct(all_in, accuracy)),
+        "build_cost_usd": _exact(costs.build_usd),
+        "unpriced_build_entries": costs.unpriced_build_entries,
+        "unpriced_queries": unpriced_queries,
+        "costs_complete": unpriced_queries == 0 and costs.unpriced_build_entries == 0,
+        "build_entries": [_ledger_line(entry) for entry in ledger if entry.route == costs.route],
+        "tokens": _token_means(rows),
+        "open_answers": _open_answer_means(rows),
+        "categories": _category_accuracy(rows, outcomes),
+        "sources": dict(sorted(Counter(row.source for row in rows).items())),
+    }
+
+
+def _per_correct(cost_per_query: Decimal, accuracy: float | None) -> Decimal | None:
+    return None if accuracy is None else per_correct(cost_per_query, accuracy)
+
+
+def _ledger_line(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "description": entry.description,
+        "cost_usd": _exact(entry.cost_usd),
+        "priced": entry.priced,
+        "basis": entry.basis,
+    }
+
+
+def _token_means(rows: list[ResultRow]) -> dict[str, float]:
+    return {
+        "prompt_mean": _round(fmean(row.prompt_tokens for row in rows), 1),
+        "completion_mean": _round(fmean(row.completion_tokens for row in rows), 1),
+        "reasoning_mean": _round(fmean(row.reasoning_tokens for row in rows), 1),
+    }
+
+
+def _open_answer_means(rows: list[ResultRow]) -> dict[str, Any] | None:
+    """Overlap scores exist only for open (non-MCQ) items; None when the run had none."""
+    f1 = [row.char_f1 for row in rows if row.char_f1 is not None]
+    rouge = [row.rouge_l for row in rows if row.rouge_l is not None]
+    if not f1 and not rouge:
+        return None
+    return {
+        "n": max(len(f1), len(rouge)),
+        "char_f1_mean": _round(fmean(f1)) if f1 else None,
+        "rouge_l_mean": _round(fmean(rouge)) if rouge else None,
+    }
+
+
+def _category_accuracy(rows: list[ResultRow], outcomes: dict[str, bool | None]) -> dict[str, Any]:
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        verdict = outcomes.get(row.item_id)
+        if verdict is not None:
+            tallies[row.category][0] += int(verdict)
+            tallies[row.category][1] += 1
+    return {
+        category: {"n_scored": scored, "accuracy": _round(correct / scored)}
+        for category, (correct, scored) in sorted(tallies.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    }
+
+
+def _comparison(
+    a: str,
+    b: str,
+    by_route: dict[str, list[ResultRow]],
+    outcomes: dict[str, dict[str, bool | None]],
+    costs: dict[str, RouteCosts],
+    months: int,
+    seed: int,
+) -> dict[str, Any]:
+    paired = sorted(
+        item
+        for item, verdict in outcomes[a].items()
+        if verdict is not None and outcomes[b].get(item) is not None
+    )
+    wins_a = [bool(outcomes[a][item]) for item in paired]
+    wins_b = [bool(outcomes[b][item]) for item in paired]
+    cost_a = {row.item_id: row.runtime_cost_usd for row in by_route[a]}
+    cost_b = {row.item_id: row.runtime_cost_usd for row in by_route[b]}
+    both_costed = sorted(cost_a.keys() & cost_b.keys())
+    diffs = [cost_a[item] - cost_b[item] for item in both_costed]
+    discordant = sum(x != y for x, y in zip(wins_a, wins_b, strict=True))
+    accuracy = paired_bootstrap_diff(wins_a, wins_b, seed=seed) if paired else None
+    cost_ci = (
+        paired_mean_diff(
+            [float(cost_a[i]) for i in both_costed], [float(cost_b[i]) for i in both_costed], seed=seed
+        )
+        if both_costed
+        else None
+    )
+    break_even = break_even_queries_per_month(costs[a], costs[b], months)
+    return {
+        "a": a,
+        "b": b,
+        "direction": f"{a} − {b}",
+        "n_paired": len(paired),
+        "both_correct": sum(x and y for x, y in zip(wins_a, wins_b, strict=True)),
+        "only_a_correct": sum(x and not y for x, y in zip(wins_a, wins_b, strict=True)),
+        "only_b_correct": sum(y and not x for x, y in zip(wins_a, wins_b, strict=True)),
+        "accuracy_diff": _round(accuracy.estimate if accuracy else None),
+        "ci95": _pair(accuracy),
+        "significant": accuracy is not None and (accuracy.low > 0 or accuracy.high < 0),
+        "mcnemar_p": mcnemar_exact_p(wins_a, wins_b) if paired else None,
+        "n_cost_paired": len(both_costed),
+        "cost_diff_per_query_usd": _exact(sum(diffs, Decimal(0)) / len(diffs) if diffs else None),
+        "cost_diff_ci95_usd": [_exact(_decimal(cost_ci.low)), _exact(_decimal(cost_ci.high))]
+        if cost_ci
+        else None,
+        "break_even_queries_per_month": _exact(break_even),
+        "sample_size": sample_size_line(len(paired), discordant=discordant / len(paired) if paired else None),
+    }
+
+
+def _verdict(
+    routes: dict[str, dict[str, Any]], main: dict[str, Any] | None, monthly_queries: int, kg_derived: bool
+) -> str:
+    """One honest sentence: direction only when the CI excludes zero, and costs flagged when incomplete."""
+    if main is None:
+        name, stats = next(iter(routes.items()))
+        accuracy = "no scored items" if stats["accuracy"] is None else f"{_pts(stats['accuracy'])}% accuracy"
+        sentence = (
+            f"{_label(name)} only: {accuracy} at {usd(stats['all_in_cost_per_query_usd'])} all-in per query "
+            f"at {_volume(monthly_queries)} queries/month; no second route to compare."
+        )
+    elif main["n_paired"] == 0:
+        a, b = _label(main["a"]), _label(main["b"])
+        sentence = (
+            f"The {a} and the {b} share no scored items, so accuracy cannot be compared; "
+            f"the {a} runs {_cost_clause(routes, main, monthly_queries)}."
+        )
+    else:
+        sentence = f"{_accuracy_clause(main)} {_cost_clause(routes, main, monthly_queries)}."
+    unpriced = [_unpriced(name, stats) for name, stats in routes.items() if not stats["costs_complete"]]
+    if unpriced:
+        sentence += (
+            f" Costs are incomplete ({'; '.join(unpriced)}), so those dollar figures are lower bounds."
+        )
+    if kg_derived:
+        sentence += " This set was derived from the KG, which favours the KG route."
+    return sentence
+
+
+def _unpriced(name: str, stats: dict[str, Any]) -> str:
+    counts = [
+        _plural(stats["unpriced_queries"], "unpriced query", "unpriced queries"),
+        _plural(stats["unpriced_build_entries"], "unpriced build entry", "unpriced build entries"),
+    ]
+    return f"the {_label(name)} has " + " and ".join(count for count in counts if count)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return "" if count == 0 else f"{count} {one if count == 1 else many}"
+
+
+def _accuracy_clause(main: dict[str, Any]) -> str:
+    low, high = main["ci95"]
+    p = main["mcnemar_p"]
+    stats = f"95% CI {_pts(low, signed=True)} to {_pts(high, signed=True)} pts, McNemar {_p(p)}"
+    a, b = _label(main["a"]), _label(main["b"])
+    if main["significant"]:
+        return f"{a} {_pts(main['accuracy_diff'], signed=True)} pts accuracy vs the {b} ({stats})"
+    return (
+        f"No significant accuracy difference between the {a} and the {b} "
+        f"({a} − {b} {_pts(main['accuracy_diff'], signed=True)} pts, {stats})"
+    )
+
+
+def _cost_clause(routes: dict[str, dict[str, Any]], main: dict[str, Any], monthly_queries: int) -> str:
+    a_cost = Decimal(routes[main["a"]]["all_in_cost_per_query_usd"])
+    b_cost = Decimal(routes[main["b"]]["all_in_cost_per_query_usd"])
+    volume = f"at {_volume(monthly_queries)} queries/month"
+    if b_cost == 0:
+        return f"at {usd(a_cost)} vs {usd(b_cost)} all-in per query {volume}"
+    ratio = a_cost / b_cost
+    share = f"{ratio * 100:.0f}% of" if ratio < 1 else f"{ratio:.1f}×"
+    clause = f"at {share} the {_label(main['b'])}'s all-in $/query {volume}"
+    if main["break_even_queries_per_month"] is not None:
+        even = int(Decimal(main["break_even_queries_per_month"]).to_integral_value())
+        a_runs_cheaper = Decimal(routes[main["a"]]["cost_per_query_usd"]) < Decimal(
+            routes[main["b"]]["cost_per_query_usd"]
+        )
+        cheaper = _label(main["a"] if a_runs_cheaper else main["b"])
+        clause += f"; the {cheaper} is cheaper above {_volume(even)} queries/month"
+    return clause
+
+
+def _label(route: str) -> str:
+    return f"{route.upper()} route" if route in PREFERRED_ORDER else f"'{route}' route"
+
+
+def _pts(fraction: float, *, signed: bool = False) -> str:
+    return f"{fraction * 100:+.1f}" if signed else f"{fraction * 100:.1f}"
+
+
+def _p(p: float) -> str:
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def _volume(queries: int) -> str:
+    """10000 → 10k, 2500000 → 2.5M: how people say volumes."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if queries >= size and queries % (size // 10) == 0:
+            return f"{queries / size:g}{suffix}"
+    return f"{queries:,}"
+
+
+def _exact(value: Decimal | None) -> str | None:
+    """Decimal text to a tenth of a micro-unit: JSON has no decimal type and floats would drift."""
+    return None if value is None else format(value.quantize(USD_PLACES).normalize(), "f")
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def _round(value: float | None, places: int = 4) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+def _pair(interval: Interval | None) -> list[float] | None:
+    return None if interval is None else [round(interval.low, 4), round(interval.high, 4)]
