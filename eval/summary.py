@@ -330,6 +330,14 @@ def _accuracy_clause(main: dict[str, Any]) -> str:
     )
 
 
+def _percent(ratio: Decimal) -> str:
+    """Two significant digits, so a route at 1/7000 of the other's cost doesn't read as "0%"."""
+    percent = float(ratio * 100)
+    if percent < 0.01:
+        return "<0.01%"
+    return f"{percent:.0f}%" if percent >= 10 else f"{percent:.2g}%"
+
+
 def _cost_clause(routes: dict[str, dict[str, Any]], main: dict[str, Any], monthly_queries: int) -> str:
     a_cost = Decimal(routes[main["a"]]["all_in_cost_per_query_usd"])
     b_cost = Decimal(routes[main["b"]]["all_in_cost_per_query_usd"])
@@ -337,7 +345,7 @@ def _cost_clause(routes: dict[str, dict[str, Any]], main: dict[str, Any], monthl
     if b_cost == 0:
         return f"at {usd(a_cost)} vs {usd(b_cost)} all-in per query {volume}"
     ratio = a_cost / b_cost
-    share = f"{ratio * 100:.0f}% of" if ratio < 1 else f"{ratio:.1f}×"
+    share = f"{_percent(ratio)} of" if ratio < 1 else f"{ratio:.1f}×"
     clause = f"at {share} the {_label(main['b'])}'s all-in $/query {volume}"
     if main["break_even_queries_per_month"] is not None:
         even = int(Decimal(main["break_even_queries_per_month"]).to_integral_value())
