@@ -173,7 +173,13 @@ def _route_summary(
         "open_answers": _open_answer_means(rows),
         "categories": _category_accuracy(rows, outcomes),
         "sources": dict(sorted(Counter(row.source for row in rows).items())),
+        "judge_cost_usd": _exact(_judge_cost(rows)),
     }
+
+
+def _judge_cost(rows: list[ResultRow]) -> Decimal:
+    """What grading this route's open answers cost: an eval expense, kept out of the route's own cost."""
+    return sum((Decimal(row.meta["judge"]["cost_usd"]) for row in rows if "judge" in row.meta), Decimal(0))
 
 
 def _per_correct(cost_per_query: Decimal, accuracy: float | None) -> Decimal | None:

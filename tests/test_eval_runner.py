@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from eval.items import EvalItem
+from eval.metrics import Judgement
 from eval.runner import run_routes
 from eval.store import ResultStore
 from kgft.contract import Answer, Cost, Question, Timings
@@ -87,3 +88,33 @@ def test_a_second_run_answers_only_what_is_missing(tmp_path):
     assert again.asked == ["4", "5", "6", "7", "8", "9"]
     assert (outcome.written, outcome.already_done) == (16, 4)
     assert len(store.rows("r3")) == 20
+
+
+class EchoRoute(LetterRoute):
+    """Answers open questions with fixed text."""
+
+    def answer(self, question: Question) -> Answer:
+        return super().answer(question).model_copy(update={"text": "故意杀人罪", "choice": None})
+
+
+class StrictJudge:
+    """Says an answer is right only when it equals the reference; costs a fixed, known amount."""
+
+    def judge(self, item: EvalItem, answer_text: str) -> Judgement:
+        cost = Cost(runtime_usd=Decimal("0.002"), basis="judge", priced=True)
+        return Judgement(correct=answer_text == item.gold, cost=cost, raw="")
+
+
+def test_a_judge_decides_open_answers_and_its_cost_stays_apart(tmp_path):
+    store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
+    items = [
+        EvalItem(id="o1", question="张三构成何罪？", gold="故意杀人罪", domain="legal"),
+        EvalItem(id="o2", question="李四构成何罪？", gold="盗窃罪", domain="legal"),
+    ]
+    run_routes(items, {"a": EchoRoute("a", "A")}, store, "r4", judge=StrictJudge())
+
+    rows = {row.item_id: row for row in store.rows("r4")}
+    assert (rows["o1"].correct, rows["o2"].correct) == (True, False)
+    assert rows["o1"].char_f1 == 1.0 and 0 < rows["o2"].char_f1 < 1  # 罪 is shared
+    assert rows["o1"].runtime_cost_usd == Decimal("0.0001")  # the route's cost, not the judge's
+    assert rows["o1"].meta["judge"]["cost_usd"] == "0.002"
