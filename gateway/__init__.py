@@ -1,1 +1,1 @@
-"""Gateway: the OpenAI-compatible chat API in front of both routes (not built yet)."""
+"""Gateway: the OpenAI-compatible chat API in front of the routes (`kgft serve`, `gateway.app.create_app`)."""

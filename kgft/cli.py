@@ -14,6 +14,7 @@ from rich.table import Table
 
 from eval.cli import eval_app, ledger_app
 from ft_route.cli import ft_app
+from gateway.cli import keys_app, serve
 from kg_route.cli import ingest_app
 from kgft.answers import ask
 from kgft.backends import create_backend
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(ft_app, name="ft")
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
 app.add_typer(eval_app, name="eval")
 app.add_typer(ledger_app, name="ledger")
 

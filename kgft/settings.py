@@ -5,13 +5,36 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from kgft.contract import Domain
+
+
+# --- gateway (kgft serve) ---------------------------------------------------------------------------
+class GatewayExperiment(BaseModel):
+    """A gateway model name that splits, shadows and falls back across routes (`[gateway_experiments.X]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arms: dict[str, float] = Field(min_length=1, description="route -> weight; a user keeps one arm")
+    shadow: str | None = Field(default=None, description="route also run in the background, logged only")
+    fallback: str | None = Field(default=None, description="answers when the arm fails or times out")
+    timeout_s: float | None = Field(default=None, gt=0, description="default: gateway_route_timeout_s")
+
+    @model_validator(mode="after")
+    def _weights(self) -> GatewayExperiment:
+        if any(weight < 0 for weight in self.arms.values()) or sum(self.arms.values()) <= 0:
+            raise ValueError(f"arm weights must be >= 0 with a positive sum, got {self.arms}")
+        return self
+
+
+# --- end gateway ---------------------------------------------------------------------------------------
 
 
 def _config_file() -> Path:
@@ -53,6 +76,20 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
+    # --- gateway (kgft serve) -----------------------------------------------------------------------
+    gateway_routes: list[str] = Field(default=["kg", "ft"], description="routes built at gateway start")
+    gateway_default: str = Field(default="kg", description="model `auto`: a route or experiment")
+    gateway_experiments: dict[str, GatewayExperiment] = Field(default_factory=dict)
+    gateway_auth: bool = Field(default=True, description="false for local demos only: no API key is asked")
+    gateway_domain: Domain = Field(default="legal", description="domain of a chat request that names none")
+    gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger requests get 413")
+    gateway_route_timeout_s: float = Field(default=60.0, gt=0, description="then fallback, or 504")
+    gateway_route_concurrency: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="calls one route takes at once; 1 unless named (a graph connection)"
+    )
+    gateway_threads: int = Field(default=32, ge=1, description="threads that wait on route calls")
+    gateway_shadow_queue: int = Field(default=64, ge=0, description="shadow runs waiting; more are dropped")
+    # --- end gateway --------------------------------------------------------------------------------
 
     @classmethod
     def settings_customise_sources(
@@ -83,3 +120,8 @@ class Settings(BaseSettings):
     @property
     def ledger_path(self) -> Path:
         return self.home / "ledger.jsonl"
+
+    @property
+    def keys_path(self) -> Path:
+        """Gateway API keys, stored as sha256 hashes only."""
+        return self.home / "keys.json"

@@ -1,0 +1,130 @@
+"""The gateway app: one FastAPI app wiring routes, routing, keys, limits, logging and metrics together."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from eval.store import LIVE_RUN, ResultStore
+from gateway.api import api_router
+from gateway.dispatch import Dispatcher
+from gateway.errors import error_response
+from gateway.keys import KeyFile, KeyRing
+from gateway.limits import month_of
+from gateway.log_writer import LogWriter
+from gateway.metrics import GatewayMetrics
+from gateway.route_table import RouteTable
+from gateway.routing import Router
+from gateway.service import Gateway
+from gateway.timing import MeteredApp
+from kgft.contract import Route
+from kgft.errors import KgftError
+from kgft.pricing import PriceBook
+from kgft.routes import route_names
+from kgft.settings import Settings
+
+log = logging.getLogger("kgft.gateway")
+
+
+def create_app(
+    settings: Settings,
+    prices: PriceBook,
+    *,
+    routes: Mapping[str, Route] | None = None,
+    store: ResultStore | None = None,
+    inline_routes: Collection[str] = (),
+) -> FastAPI:
+    """`routes` replaces building `settings.gateway_routes` (tests, benchmarks); `inline_routes` are
+    called on the event loop with no thread hop and no timeout: only for routes that answer instantly.
+
+    Configuration mistakes raise KgftError here, before anything listens.
+    """
+    names = list(routes) if routes is not None else list(settings.gateway_routes)
+    unknown = [name for name in names if routes is None and name not in route_names()]
+    if unknown:
+        raise KgftError(
+            f"unknown route(s) {', '.join(unknown)}; the gateway serves: {', '.join(route_names())}"
+        )
+    router = Router(
+        names, settings.gateway_experiments, settings.gateway_default, settings.gateway_route_timeout_s
+    )
+    table = RouteTable(names, routes)
+    owns_store = store is None
+    results = store if store is not None else ResultStore(settings.store_url)
+    metrics = GatewayMetrics()
+    writer = LogWriter(results, metrics.rows_lost.inc)
+    dispatcher = Dispatcher(
+        table,
+        threads=settings.gateway_threads,
+        concurrency=settings.gateway_route_concurrency,
+        shadow_queue=settings.gateway_shadow_queue,
+        inline=inline_routes,
+    )
+    keys = KeyRing(KeyFile(settings.keys_path)) if settings.gateway_auth else None
+    gateway = Gateway(router=router, dispatcher=dispatcher, keys=keys, writer=writer, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        month = month_of(datetime.now(UTC))
+        await anyio.to_thread.run_sync(lambda: gateway.spend.seed(results.rows(LIVE_RUN), month))
+        writer.start()
+        table.start_building(settings, prices)
+        if keys is None:
+            log.warning("gateway_auth is off: anyone who can reach this port can spend on its routes")
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(dispatcher.close)
+            await anyio.to_thread.run_sync(writer.close)
+            table.close()
+            if owns_store:
+                results.close()
+
+    app = FastAPI(title="kgft gateway", version="1", lifespan=lifespan)
+    app.include_router(
+        api_router(
+            gateway,
+            table,
+            results,
+            writer,
+            domain=settings.gateway_domain,
+            max_body_bytes=settings.gateway_max_body_bytes,
+        )
+    )
+    if importlib.util.find_spec("gateway.web") is not None:  # the web page ships separately
+        from gateway.web import router as web_router
+
+        app.include_router(web_router)
+    _openai_errors(app)
+    app.add_middleware(MeteredApp, metrics=metrics)
+    app.state.gateway = gateway
+    return app
+
+
+def _openai_errors(app: FastAPI) -> None:
+    """Unknown paths, wrong methods and anything unforeseen answer in OpenAI's error shape too."""
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return error_response(exc.status_code, message, "invalid_request_error", headers=exc.headers)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        return error_response(400, str(exc).splitlines()[0], "invalid_request_error", "invalid_request")
+
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        return error_response(500, f"internal error ({type(exc).__name__}); see the gateway log", "api_error")
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)

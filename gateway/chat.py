@@ -1,0 +1,140 @@
+"""OpenAI's chat-completions wire format: the request a client sends and the bodies it expects back.
+
+Unknown fields are tolerated as OpenAI tolerates them (tools, seed, ...). The last user message is the
+question; `domain` and MCQ `options` ride as extra fields (`extra_body` in the openai client), and
+`metadata.domain` works too. `max_tokens` and `temperature` are accepted but each route keeps its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.errors import invalid, validation_error
+from gateway.service import Served
+from kgft.contract import Domain, Question
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ContentPart(_Tolerant):
+    type: str
+    text: str | None = None
+
+
+class Message(_Tolerant):
+    role: str
+    content: str | list[ContentPart] | None = None
+
+
+class StreamOptions(_Tolerant):
+    include_usage: bool = False
+
+
+class ChatRequest(_Tolerant):
+    model: str = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = None
+    n: int = Field(default=1, ge=1, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    metadata: dict[str, Any] | None = None
+    domain: Domain | None = None
+    options: dict[str, str] | None = None
+
+
+def to_question(request: ChatRequest, question_id: str, default_domain: Domain) -> Question:
+    text = _last_user_text(request.messages)
+    domain = request.domain or (request.metadata or {}).get("domain") or default_domain
+    try:
+        return Question(id=question_id, text=text, domain=domain, options=request.options)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def _last_user_text(messages: list[Message]) -> str:
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.role != "user":
+            continue
+        param = f"messages.{index}.content"
+        if isinstance(message.content, list):
+            if any(part.type != "text" for part in message.content):
+                raise invalid("only text content parts are supported", param=param)
+            text = "".join(part.text or "" for part in message.content)
+        else:
+            text = message.content or ""
+        if not text.strip():
+            raise invalid("the last user message is blank", param=param)
+        return text
+    raise invalid("messages has no user message to answer", param="messages")
+
+
+def _usage(served: Served) -> dict[str, Any]:
+    usage = served.answer.usage
+    body: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }
+    if usage.reasoning_tokens:
+        body["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return body
+
+
+def _finish_reason(served: Served) -> str:
+    return "length" if served.answer.diagnostics.get("finish_reason") == "length" else "stop"
+
+
+def completion(served: Served, kgft: dict[str, Any]) -> bytes:
+    """A `chat.completion` body; `model` is the route that answered, as OpenAI names the exact model."""
+    return orjson.dumps(
+        {
+            "id": served.response_id,
+            "object": "chat.completion",
+            "created": served.created,
+            "model": served.route,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": served.answer.text},
+                    "logprobs": None,
+                    "finish_reason": _finish_reason(served),
+                }
+            ],
+            "usage": _usage(served),
+            "kgft": kgft,
+        }
+    )
+
+
+def event_stream(served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
+    """The whole answer as SSE `chat.completion.chunk` events, ending in `data: [DONE]`.
+
+    Routes answer whole, so the events are sent at once. The finishing chunk carries usage and the
+    `kgft` object; a usage-only chunk with no choices follows only when asked, as OpenAI does, since
+    clients that read `choices[0]` of every chunk would break on it.
+    """
+    head = {"id": served.response_id, "object": "chat.completion.chunk", "created": served.created}
+    head["model"] = served.route
+
+    def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return head | {"choices": [choice]} | extra
+
+    usage = _usage(served)
+    events = [
+        chunk({"role": "assistant", "content": ""}, None),
+        chunk({"content": served.answer.text}, None),
+        chunk({}, _finish_reason(served), usage=usage, kgft=kgft),
+    ]
+    if include_usage:
+        events.append(head | {"choices": [], "usage": usage})
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"

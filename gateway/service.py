@@ -1,0 +1,322 @@
+"""What the gateway does for one request, whatever its wire format: admit, route, answer, charge, log."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from eval.store import LIVE_RUN, ResultRow
+from gateway.dispatch import Call, Dispatcher, RouteFailure
+from gateway.errors import ApiError
+from gateway.keys import ApiKey, KeyRing
+from gateway.limits import RateLimiter, SpendBook, month_of, seconds_to_next_month
+from gateway.log_writer import LogWriter
+from gateway.metrics import GatewayMetrics
+from gateway.routing import Plan, Router, UnknownModel
+from kgft.contract import Answer, Question
+
+_LOADING_RETRY_S = "5"
+
+
+class Clock:
+    """Per-request timing shared with the ASGI middleware.
+
+    The gateway's overhead is its total time less the time parked on route calls (`waited_s`, which
+    includes the hop to the route's thread) and on the client's body; `waited_s - route_s` is the hop.
+    """
+
+    __slots__ = ("body_s", "route", "route_s", "waited_s")
+
+    def __init__(self) -> None:
+        self.route: str | None = None
+        self.route_s = 0.0
+        self.waited_s = 0.0
+        self.body_s = 0.0
+
+    def add(self, call: Call) -> None:
+        self.route_s += call.seconds
+        self.waited_s += call.waited_s
+
+
+@dataclass(frozen=True)
+class Caller:
+    key: ApiKey | None
+    user: str | None
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request, with what every response format reports about it."""
+
+    response_id: str
+    created: int
+    plan: Plan
+    answer: Answer
+    fallback: dict[str, str] | None
+    shadow_queued: bool
+
+    @property
+    def route(self) -> str:
+        return self.answer.route
+
+    def cost(self) -> dict[str, Any]:
+        return self.answer.cost.model_dump(mode="json")
+
+    def headers(self, cost: dict[str, Any]) -> dict[str, str]:
+        headers = {
+            "x-kgft-route": self.answer.route,
+            "x-kgft-cost-usd": cost["runtime_usd"],
+            "x-kgft-response-id": self.response_id,
+        }
+        if self.fallback is not None:
+            headers["x-kgft-fallback-from"] = self.fallback["from"]
+        return headers
+
+    def summary(self, cost: dict[str, Any]) -> dict[str, Any]:
+        """The `kgft` object added to OpenAI-shaped bodies."""
+        answer = self.answer
+        return {
+            "response_id": self.response_id,
+            "route": answer.route,
+            "requested": self.plan.requested,
+            "experiment": self.plan.experiment,
+            "model": answer.model,
+            "cost": cost,
+            "citations": [citation.model_dump() for citation in answer.citations],
+            "choice": answer.choice,
+            "abstained": answer.abstained,
+            "abstain_reason": answer.abstain_reason,
+            "fallback": self.fallback,
+            "shadow": self.plan.shadow if self.shadow_queued else None,
+            "timings": answer.timings.model_dump(),
+        }
+
+
+def new_response_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        dispatcher: Dispatcher,
+        keys: KeyRing | None,
+        writer: LogWriter,
+        metrics: GatewayMetrics,
+    ):
+        self.router = router
+        self.dispatcher = dispatcher
+        self.keys = keys
+        self.writer = writer
+        self.metrics = metrics
+        self.rates = RateLimiter()
+        self.spend = SpendBook()
+
+    def authenticate(self, authorization: str | None) -> ApiKey | None:
+        """The caller's key, or None when auth is off; 401 for a missing or unknown key."""
+        if self.keys is None:
+            return None
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(
+                401,
+                "missing API key: send 'Authorization: Bearer kgft-…' (`kgft keys create NAME` makes one)",
+                code="missing_api_key",
+                reason="auth",
+            )
+        key = self.keys.find(token.strip())
+        if key is None:
+            raise ApiError(401, "invalid API key", code="invalid_api_key", reason="auth")
+        return key
+
+    def admit(self, key: ApiKey | None) -> None:
+        """429 when the key is over its request rate or its monthly budget."""
+        if key is None:
+            return
+        wait_s = self.rates.wait_s(key.name, key.rpm, time.monotonic())
+        if wait_s > 0:
+            retry = max(1, math.ceil(wait_s))
+            raise ApiError(
+                429,
+                f"key '{key.name}' reached its rate limit of {key.rpm} requests/minute; retry in {retry} s",
+                type="requests",
+                code="rate_limit_exceeded",
+                reason="rate_limit",
+                headers={"retry-after": str(retry)},
+            )
+        now = datetime.now(UTC)
+        spent = self.spend.spent(key.name, month_of(now))
+        if spent >= key.budget_usd:
+            raise ApiError(
+                429,
+                f"key '{key.name}' has spent ${spent:f} of its ${key.budget_usd:f} budget for "
+                f"{month_of(now)}; it renews on the 1st (UTC), or ask for a larger budget",
+                type="insufficient_quota",
+                code="insufficient_quota",
+                reason="budget",
+                headers={"retry-after": str(seconds_to_next_month(now))},
+            )
+
+    def plan(self, model: str, user: str | None) -> Plan:
+        try:
+            return self.router.plan(model, user)
+        except UnknownModel as exc:
+            raise ApiError(
+                404, str(exc), param="model", code="model_not_found", reason="unknown_model"
+            ) from exc
+
+    async def serve(
+        self, question: Question, plan: Plan, caller: Caller, clock: Clock, endpoint: str
+    ) -> Served:
+        """The question's id is the response id: live and shadow rows share it as their item id."""
+        response_id = question.id
+        meta = _meta(caller, plan, endpoint)
+        fallback = None
+        try:
+            call = await self.dispatcher.call(plan.route, question, plan.timeout_s)
+        except RouteFailure as failed:
+            clock.route_s += failed.seconds
+            clock.waited_s += failed.seconds
+            if plan.fallback is None:
+                clock.route = plan.route
+                self.writer.put(_failed_row(question, failed, meta, "live"))
+                raise _route_error(failed) from failed
+            call = await self._fall_back(question, plan, failed, clock, meta)
+            fallback = {"from": plan.route, "reason": str(failed)}
+        clock.add(call)
+        clock.route = call.answer.route
+        queued = plan.shadow is not None and self._shadow(question, plan.shadow, meta)
+        served = Served(response_id, int(time.time()), plan, call.answer, fallback, queued)
+        self._account(question, served, caller, clock.waited_s, meta)
+        return served
+
+    async def _fall_back(
+        self, question: Question, plan: Plan, failed: RouteFailure, clock: Clock, meta: dict[str, Any]
+    ) -> Call:
+        assert plan.fallback is not None
+        try:
+            call = await self.dispatcher.call(plan.fallback, question, plan.timeout_s)
+        except RouteFailure as second:
+            clock.route_s += second.seconds
+            clock.waited_s += second.seconds
+            clock.route = plan.fallback
+            self.writer.put(_failed_row(question, failed, meta, "live"))
+            raise _route_error(second, first=failed) from second
+        self.metrics.fallbacks.labels(plan.route, plan.fallback, failed.why).inc()
+        return call
+
+    def _account(
+        self, question: Question, served: Served, caller: Caller, route_s: float, meta: dict[str, Any]
+    ) -> None:
+        answer = served.answer
+        usd = answer.cost.runtime_usd
+        if caller.key is not None:
+            self.spend.add(caller.key.name, month_of(datetime.now(UTC)), usd)
+        self.metrics.answered(answer.route, answer.usage.prompt_tokens, answer.usage.completion_tokens, usd)
+        fallback_from = served.fallback["from"] if served.fallback else None
+        self.writer.put(
+            _answer_row(question, answer, meta, "live", route_s * 1000, fallback_from, served.response_id)
+        )
+
+    def _shadow(self, question: Question, route: str, meta: dict[str, Any]) -> bool:
+        """Queues the shadow run; its row shares the item id, not the response id that feedback joins."""
+
+        def done(answer: Answer | None, error: str | None, seconds: float) -> None:
+            self.metrics.shadow_runs.labels(route, "error" if answer is None else "ok").inc()
+            if answer is None:
+                failure = RouteFailure(route, "error", error or "failed", seconds)
+                self.writer.put(_failed_row(question, failure, meta, "shadow"))
+            else:
+                self.writer.put(_answer_row(question, answer, meta, "shadow", seconds * 1000, None, None))
+
+        queued = self.dispatcher.shadow(route, question, done)
+        if not queued:
+            self.metrics.shadow_runs.labels(route, "dropped").inc()
+        return queued
+
+
+def _meta(caller: Caller, plan: Plan, endpoint: str) -> dict[str, Any]:
+    """Row metadata; `key` is what seeds the monthly budgets after a restart."""
+    meta = {
+        "key": caller.key.name if caller.key else None,
+        "user": caller.user,
+        "endpoint": endpoint,
+        "requested": plan.requested,
+        "experiment": plan.experiment,
+    }
+    return {name: value for name, value in meta.items() if value is not None}
+
+
+def _answer_row(
+    question: Question,
+    answer: Answer,
+    meta: dict[str, Any],
+    source: str,
+    latency_ms: float,
+    fallback_from: str | None,
+    response_id: str | None,
+) -> ResultRow:
+    return ResultRow(
+        run_id=LIVE_RUN,
+        item_id=question.id,
+        route=answer.route,
+        question=question.text,
+        answer_text=answer.text,
+        runtime_cost_usd=answer.cost.runtime_usd,
+        priced=answer.cost.priced,
+        category=question.domain,
+        choice=answer.choice,
+        abstained=answer.abstained,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        reasoning_tokens=answer.usage.reasoning_tokens,
+        latency_ms=latency_ms,
+        citations=[citation.model_dump() for citation in answer.citations],
+        source=source,
+        response_id=response_id,
+        fallback_from=fallback_from,
+        meta=meta,
+    )
+
+
+def _failed_row(question: Question, failed: RouteFailure, meta: dict[str, Any], source: str) -> ResultRow:
+    """A route that gave no answer is logged too, so failure rates show in the live report."""
+    return ResultRow(
+        run_id=LIVE_RUN,
+        item_id=question.id,
+        route=failed.route,
+        question=question.text,
+        answer_text="",
+        runtime_cost_usd=Decimal(0),
+        priced=False,
+        category=question.domain,
+        latency_ms=failed.seconds * 1000,
+        error=str(failed),
+        source=source,
+        response_id=question.id if source == "live" else None,
+        meta=meta,
+    )
+
+
+def _route_error(failed: RouteFailure, first: RouteFailure | None = None) -> ApiError:
+    """502 for a route that raised, 504 for one that timed out, 503 for one not loaded."""
+    message = str(failed) if first is None else f"{first}; fallback {failed}"
+    if failed.why == "timeout":
+        return ApiError(504, message, type="api_error", code="route_timeout", reason="route")
+    if failed.why == "unavailable":
+        return ApiError(
+            503,
+            message,
+            type="api_error",
+            code="route_unavailable",
+            reason="route",
+            headers={"retry-after": _LOADING_RETRY_S},
+        )
+    return ApiError(502, message, type="api_error", code="route_error", reason="route")

@@ -1,0 +1,207 @@
+"""Keys hashed at rest, 401s, per-key rate limits and monthly budgets, body size limits."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from eval.store import LIVE_RUN, ResultRow
+from gateway.keys import KEY_PREFIX, KeyFile, KeyRing, hash_key
+from gateway.limits import RateLimiter, seconds_to_next_month
+from kgft.errors import KgftError
+from tests.gateway_fakes import FakeRoute, chat_body, make_app
+
+KGFT = str(Path(sys.executable).parent / "kgft")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_keys_file_holds_only_hashes_and_only_its_owner_reads_it(tmp_path):
+    keys = KeyFile(tmp_path / "keys.json")
+    key = keys.create("legal-app", rpm=30, budget_usd=Decimal("12.5"))
+    assert key.startswith(KEY_PREFIX) and len(key) > 40
+    text = keys.path.read_text("utf-8")
+    assert key not in text and key.removeprefix(KEY_PREFIX) not in text
+    [entry] = json.loads(text)["keys"]
+    assert entry["sha256"] == hash_key(key)
+    assert (entry["name"], entry["rpm"], entry["budget_usd"]) == ("legal-app", 30, "12.5")
+    assert stat.S_IMODE(keys.path.stat().st_mode) == 0o600
+    assert keys.create("other", 60, Decimal(1)) != key
+
+
+def test_key_names_limits_and_budgets_are_checked(tmp_path):
+    keys = KeyFile(tmp_path / "keys.json")
+    keys.create("a", 60, Decimal(50))
+    with pytest.raises(KgftError, match="exists"):
+        keys.create("a", 60, Decimal(50))
+    with pytest.raises(KgftError, match="positive"):
+        keys.create("b", 60, Decimal(0))
+    with pytest.raises(KgftError, match="no key named 'zz'"):
+        keys.revoke("zz")
+    (tmp_path / "keys.json").write_text("{broken", "utf-8")
+    with pytest.raises(KgftError, match="unreadable"):
+        keys.load()
+
+
+def test_a_revoked_key_stops_working_within_a_second(tmp_path):
+    keys = KeyFile(tmp_path / "keys.json")
+    key = keys.create("temp", 60, Decimal(5))
+    ring = KeyRing(keys)
+    assert ring.find(key).name == "temp"
+    keys.revoke("temp")
+    time.sleep(1.05)
+    assert ring.find(key) is None
+
+
+def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
+    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "HOME": str(tmp_path)}
+
+    def kgft(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [KGFT, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    created = kgft("keys", "create", "legal-app", "--rpm", "5", "--budget-usd", "2.5")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith(KEY_PREFIX) and "not shown again" in created.stderr
+    listed = kgft("keys", "list")
+    assert "legal-app" in listed.stderr and "$2.5" in listed.stderr
+    assert key not in listed.stdout + listed.stderr
+    assert kgft("keys", "revoke", "legal-app").returncode == 0
+    again = kgft("keys", "revoke", "legal-app")
+    assert again.returncode == 1 and "no key named 'legal-app'" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@pytest.fixture
+def keyed(tmp_path):
+    """A gateway with auth on and two keys: `roomy` (high limits) and `tight` (2 rpm, $0.0003 budget)."""
+    keys = KeyFile(tmp_path / "keys.json")
+    roomy = keys.create("roomy", 1000, Decimal(100))
+    tight = keys.create("tight", 2, Decimal("0.0003"))
+    app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
+    with TestClient(app) as client:
+        yield client, store, roomy, tight
+
+
+def test_requests_without_a_valid_key_are_401_and_not_logged(keyed):
+    client, store, roomy, _ = keyed
+    missing = client.post("/v1/chat/completions", json=chat_body())
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "missing_api_key"
+    wrong = client.post("/v1/chat/completions", json=chat_body(), headers=bearer("kgft-not-a-key"))
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+    assert client.get("/v1/models").status_code == 401
+    assert client.post("/v1/feedback", json={"response_id": "x", "correct": True}).status_code == 401
+    ok = client.post("/v1/chat/completions", json=chat_body(), headers=bearer(roomy))
+    assert ok.status_code == 200
+    client.app.state.gateway.writer.flush()
+    [row] = store.rows(LIVE_RUN)
+    assert row.meta["key"] == "roomy"
+    assert 'kgft_rejections_total{reason="auth"} 4.0' in client.get("/metrics").text
+
+
+def test_health_readiness_and_metrics_need_no_key(keyed):
+    client, *_ = keyed
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(keyed):
+    client, _, roomy, tight = keyed
+    statuses = [
+        client.post("/v1/chat/completions", json=chat_body("q"), headers=bearer(tight)).status_code
+        for _ in range(2)
+    ]
+    assert statuses == [200, 200]
+    limited = client.post("/v1/chat/completions", json=chat_body("q"), headers=bearer(tight))
+    assert limited.status_code == 429
+    error = limited.json()["error"]
+    assert error["code"] == "rate_limit_exceeded" and "2 requests/minute" in error["message"]
+    assert 1 <= int(limited.headers["retry-after"]) <= 30  # one request refills in 30 s at 2 rpm
+    assert client.post("/v1/chat/completions", json=chat_body(), headers=bearer(roomy)).status_code == 200
+
+
+def test_token_bucket_refills_evenly():
+    limiter = RateLimiter()
+    assert [limiter.wait_s("k", 60, now=100.0) for _ in range(60)] == [0.0] * 60
+    assert limiter.wait_s("k", 60, now=100.0) == pytest.approx(1.0)
+    assert limiter.wait_s("k", 60, now=100.5) == pytest.approx(0.5)
+    assert limiter.wait_s("k", 60, now=101.5) == 0.0
+
+
+def test_a_key_over_its_monthly_budget_gets_429_until_next_month(tmp_path):
+    keys = KeyFile(tmp_path / "keys.json")
+    key = keys.create("tight", 1000, Decimal("0.0003"))
+    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
+    with TestClient(app) as client:
+        codes = [client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key)) for _ in range(3)]
+    assert [response.status_code for response in codes] == [200, 200, 429]  # $0.0002, then $0.0004 spent
+    refused = codes[2]
+    assert refused.json()["error"]["code"] == "insufficient_quota"
+    assert "$0.0004 of its $0.0003" in refused.json()["error"]["message"]
+    assert int(refused.headers["retry-after"]) == pytest.approx(
+        seconds_to_next_month(datetime.now(UTC)), abs=5
+    )
+
+
+def test_a_restart_remembers_this_months_spend_but_not_last_months(tmp_path):
+    keys = KeyFile(tmp_path / "keys.json")
+    key = keys.create("tight", 1000, Decimal("0.0003"))
+    app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
+
+    def spent(item: str, usd: str, at: str) -> ResultRow:
+        return ResultRow(
+            run_id=LIVE_RUN, item_id=item, route="kg", question="q", answer_text="a",
+            runtime_cost_usd=Decimal(usd), source="live", meta={"key": "tight"}, at=at,
+        )  # fmt: skip
+
+    store.record_many(
+        [
+            spent("old", "5", "2020-01-15T00:00:00.000+00:00"),
+            spent("now", "0.0003", datetime.now(UTC).isoformat()),
+        ]
+    )
+    with TestClient(app) as client:
+        refused = client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key))
+    assert refused.status_code == 429 and "$0.0003 of its $0.0003" in refused.json()["error"]["message"]
+
+
+def test_auth_can_be_turned_off_for_local_demos(tmp_path):
+    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg")}, gateway_auth=False)
+    with TestClient(app) as client:
+        assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+
+
+def test_bodies_over_the_limit_are_413_whether_declared_or_streamed(tmp_path):
+    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg")}, gateway_max_body_bytes=2048)
+    big = json.dumps(chat_body("刑" * 2000)).encode()
+    with TestClient(app) as client:
+        declared = client.post(
+            "/v1/chat/completions", content=big, headers={"content-type": "application/json"}
+        )
+        streamed = client.post(
+            "/v1/chat/completions",
+            content=iter([big[:1000], big[1000:]]),
+            headers={"content-type": "application/json"},
+        )
+        fits = client.post("/v1/chat/completions", json=chat_body("刑" * 300))
+        metrics = client.get("/metrics").text
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "request_too_large"
+    assert fits.status_code == 200
+    assert 'kgft_rejections_total{reason="too_large"} 2.0' in metrics
