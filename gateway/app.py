@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from gateway.route_table import RouteTable
 from gateway.routing import Router
 from gateway.service import Gateway
 from gateway.timing import MeteredApp
+from gateway.web import build_router
 from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
@@ -54,9 +54,8 @@ def create_app(
         raise KgftError(
             f"unknown route(s) {', '.join(unknown)}; the gateway serves: {', '.join(route_names())}"
         )
-    router = Router(
-        names, settings.gateway_experiments, settings.gateway_default, settings.gateway_route_timeout_s
-    )
+    default = settings.gateway_default or (names[0] if names else "")
+    router = Router(names, settings.gateway_experiments, default, settings.gateway_route_timeout_s)
     table = RouteTable(names, routes)
     owns_store = store is None
     results = store if store is not None else ResultStore(settings.store_url)
@@ -100,10 +99,7 @@ def create_app(
             max_body_bytes=settings.gateway_max_body_bytes,
         )
     )
-    if importlib.util.find_spec("gateway.web") is not None:  # the web page ships separately
-        from gateway.web import router as web_router
-
-        app.include_router(web_router)
+    app.include_router(build_router(settings.reports_dir))
     _openai_errors(app)
     app.add_middleware(MeteredApp, metrics=metrics)
     app.state.gateway = gateway

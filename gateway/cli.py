@@ -84,5 +84,6 @@ def serve(
         names = [name.strip() for name in routes.split(",") if name.strip()]
         settings = settings.model_copy(update={"gateway_routes": names})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call drowns the log
     app = create_app(settings, context.prices)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, timeout_graceful_shutdown=30)

@@ -78,8 +78,11 @@ class Settings(BaseSettings):
     )
     # --- gateway (kgft serve) -----------------------------------------------------------------------
     gateway_routes: list[str] = Field(default=["kg", "ft"], description="routes built at gateway start")
-    gateway_default: str = Field(default="kg", description="model `auto`: a route or experiment")
+    gateway_default: str | None = Field(
+        default=None, description="model `auto`: a route or experiment; default: the first served route"
+    )
     gateway_experiments: dict[str, GatewayExperiment] = Field(default_factory=dict)
+    reports_dir: Path = Field(default=Path("runs"), description="eval report folders the web page lists")
     gateway_auth: bool = Field(default=True, description="false for local demos only: no API key is asked")
     gateway_domain: Domain = Field(default="legal", description="domain of a chat request that names none")
     gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger requests get 413")
