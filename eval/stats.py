@@ -44,7 +44,13 @@ def _paired(a: Sequence[float] | Sequence[bool], b: Sequence[float] | Sequence[b
 
 
 def _bootstrap(values: np.ndarray, resamples: int, seed: int) -> Interval:
-    """Percentile 95% interval of the mean; resamples are drawn in blocks so memory stays flat."""
+    """Percentile 95% interval of the mean."""
+    low, high = np.percentile(_bootstrap_means(values, resamples, seed), [2.5, 97.5])
+    return Interval(estimate=float(values.mean()), low=float(low), high=float(high))
+
+
+def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Means of resamples drawn in blocks, so memory stays flat."""
     if resamples < 1:
         raise ValueError("resamples must be at least 1")
     rng = np.random.default_rng(seed)
@@ -54,8 +60,7 @@ def _bootstrap(values: np.ndarray, resamples: int, seed: int) -> Interval:
     for start in range(0, resamples, block):
         count = min(block, resamples - start)
         means[start : start + count] = values[rng.integers(0, n, size=(count, n))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return Interval(estimate=float(values.mean()), low=float(low), high=float(high))
+    return means
 
 
 def paired_bootstrap_diff(
@@ -75,6 +80,29 @@ def paired_mean_diff(
 def mean_interval(values: Sequence[float], *, resamples: int = 10_000, seed: int = 0) -> Interval:
     """One route's mean with a 95% CI; pass 0/1 for an accuracy."""
     return _bootstrap(_as_array(values, "values"), resamples, seed)
+
+
+def unpaired_bootstrap_diff(
+    a: Sequence[bool], b: Sequence[bool], *, resamples: int = 10_000, seed: int = 0
+) -> Interval:
+    """Accuracy(a) − accuracy(b) when the routes answered different items (live A/B arms).
+
+    Each group is resampled on its own, so the interval is wider than a paired one on as many items.
+    """
+    first, second = _as_array(a, "a"), _as_array(b, "b")
+    if first.size == 0 or second.size == 0:
+        raise ValueError("both groups need at least one item")
+    first_means = _bootstrap_means(first, resamples, seed)
+    second_means = _bootstrap_means(second, resamples, seed + 1)
+    low, high = np.percentile(first_means - second_means, [2.5, 97.5])
+    return Interval(estimate=float(first.mean() - second.mean()), low=float(low), high=float(high))
+
+
+def fisher_exact_p(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Two-sided Fisher exact test on two independent groups' right/wrong counts."""
+    first, second = _as_array(a, "a").astype(bool), _as_array(b, "b").astype(bool)
+    table = [[int(first.sum()), int((~first).sum())], [int(second.sum()), int((~second).sum())]]
+    return float(stats.fisher_exact(table).pvalue)
 
 
 def mcnemar_exact_p(a: Sequence[bool], b: Sequence[bool]) -> float:

@@ -24,12 +24,14 @@ from eval.costs import (
 from eval.report.formatting import usd
 from eval.stats import (
     Interval,
+    fisher_exact_p,
     mcnemar_exact_p,
     mean_interval,
     paired_bootstrap_diff,
     paired_mean_diff,
     percentiles,
     sample_size_line,
+    unpaired_bootstrap_diff,
 )
 from eval.store import ResultRow
 from kgft.errors import KgftError
@@ -252,6 +254,12 @@ def _comparison(
     diffs = [cost_a[item] - cost_b[item] for item in both_costed]
     discordant = sum(x != y for x, y in zip(wins_a, wins_b, strict=True))
     accuracy = paired_bootstrap_diff(wins_a, wins_b, seed=seed) if paired else None
+    # Live A/B arms answer different items: compare the two groups as independent samples instead.
+    scored_a = [bool(v) for v in outcomes[a].values() if v is not None]
+    scored_b = [bool(v) for v in outcomes[b].values() if v is not None]
+    unpaired = not paired and bool(scored_a) and bool(scored_b)
+    if unpaired:
+        accuracy = unpaired_bootstrap_diff(scored_a, scored_b, seed=seed)
     cost_ci = (
         paired_mean_diff(
             [float(cost_a[i]) for i in both_costed], [float(cost_b[i]) for i in both_costed], seed=seed
@@ -264,7 +272,9 @@ def _comparison(
         "a": a,
         "b": b,
         "direction": f"{a} − {b}",
+        "design": "paired" if paired else "unpaired" if unpaired else None,
         "n_paired": len(paired),
+        "n_unpaired": [len(scored_a), len(scored_b)] if unpaired else None,
         "both_correct": sum(x and y for x, y in zip(wins_a, wins_b, strict=True)),
         "only_a_correct": sum(x and not y for x, y in zip(wins_a, wins_b, strict=True)),
         "only_b_correct": sum(y and not x for x, y in zip(wins_a, wins_b, strict=True)),
@@ -272,6 +282,7 @@ def _comparison(
         "ci95": _pair(accuracy),
         "significant": accuracy is not None and (accuracy.low > 0 or accuracy.high < 0),
         "mcnemar_p": mcnemar_exact_p(wins_a, wins_b) if paired else None,
+        "fisher_p": fisher_exact_p(scored_a, scored_b) if unpaired else None,
         "n_cost_paired": len(both_costed),
         "cost_diff_per_query_usd": _exact(sum(diffs, Decimal(0)) / len(diffs) if diffs else None),
         "cost_diff_ci95_usd": [_exact(_decimal(cost_ci.low)), _exact(_decimal(cost_ci.high))]
@@ -293,7 +304,7 @@ def _verdict(
             f"{_label(name)} only: {accuracy} at {usd(stats['all_in_cost_per_query_usd'])} all-in per query "
             f"at {_volume(monthly_queries)} queries/month; no second route to compare."
         )
-    elif main["n_paired"] == 0:
+    elif main["design"] is None:
         a, b = _label(main["a"]), _label(main["b"])
         sentence = (
             f"The {a} and the {b} share no scored items, so accuracy cannot be compared; "
@@ -325,8 +336,12 @@ def _plural(count: int, one: str, many: str) -> str:
 
 def _accuracy_clause(main: dict[str, Any]) -> str:
     low, high = main["ci95"]
-    p = main["mcnemar_p"]
-    stats = f"95% CI {_pts(low, signed=True)} to {_pts(high, signed=True)} pts, McNemar {_p(p)}"
+    test = (
+        f"McNemar {_p(main['mcnemar_p'])}"
+        if main["design"] == "paired"
+        else (f"unpaired arms, Fisher {_p(main['fisher_p'])}")
+    )
+    stats = f"95% CI {_pts(low, signed=True)} to {_pts(high, signed=True)} pts, {test}"
     a, b = _label(main["a"]), _label(main["b"])
     if main["significant"]:
         return f"{a} {_pts(main['accuracy_diff'], signed=True)} pts accuracy vs the {b} ({stats})"

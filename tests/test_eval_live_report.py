@@ -40,5 +40,9 @@ def test_feedback_on_live_traffic_becomes_a_report(tmp_path):
     assert summary["routes"]["kg"]["accuracy"] == 1.0
     assert summary["routes"]["ft"]["accuracy"] == 0.0
     assert summary["routes"]["ft"]["cost_per_query_usd"] == "0.0004"
+    comparison = summary["comparison"]
+    assert (comparison["design"], comparison["n_paired"]) == ("unpaired", 0)  # each user saw one arm
+    assert comparison["accuracy_diff"] == 1.0 and comparison["fisher_p"] < 1e-6
+    assert "Fisher" in summary["verdict"]
     assert json.loads(written["json"].read_text("utf-8"))["dataset"] == "run live"
     assert written["html"].is_file()

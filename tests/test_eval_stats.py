@@ -8,6 +8,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from eval.stats import (
+    fisher_exact_p,
     mcnemar_exact_p,
     mean_interval,
     paired_bootstrap_diff,
@@ -15,6 +16,7 @@ from eval.stats import (
     paired_sample_size,
     percentiles,
     sample_size_line,
+    unpaired_bootstrap_diff,
 )
 
 
@@ -143,3 +145,20 @@ def test_sample_size_line_states_its_assumption():
         "(25% discordant pairs, assumed); this run has 200."
     )
     assert "seen in this run" in sample_size_line(1500, 0.05, 0.12)
+
+
+def test_unpaired_arms_get_an_independent_bootstrap_and_fisher_p():
+    # Arm a: 30/40 right; arm b: 12/40 right. Fisher's table [[30, 10], [12, 28]].
+    a = [True] * 30 + [False] * 10
+    b = [True] * 12 + [False] * 28
+    interval = unpaired_bootstrap_diff(a, b, seed=3)
+    assert interval.estimate == pytest.approx(0.45)
+    assert interval.low < 0.45 < interval.high
+    # Independent groups of 40: standard error ≈ sqrt(.75·.25/40 + .3·.7/40) ≈ 0.1, so the CI spans ≈ ±0.2.
+    assert 0.3 < interval.high - interval.low < 0.5
+    assert unpaired_bootstrap_diff(a, b, seed=3) == interval
+    odds_p = fisher_exact_p(a, b)
+    assert 1e-5 < odds_p < 1e-3  # hypergeometric tail computed by scipy: ≈ 1.2e-4
+    assert fisher_exact_p(a, a) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        unpaired_bootstrap_diff([], b)

@@ -65,18 +65,24 @@ def _comparison_table(summary: dict[str, Any]) -> list[str]:
     if not summary["comparisons"]:
         return ["Only one route in this run: nothing to compare."]
     lines = [
-        "| a − b | paired | accuracy diff | 95% CI | McNemar p | runtime $/query diff (95% CI) "
-        "| break-even /month |",
+        "| a − b | paired | accuracy diff | 95% CI | McNemar p (Fisher p if unpaired) "
+        "| runtime $/query diff (95% CI) | break-even /month |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for c in summary["comparisons"].values():
         lines.append(
             f"| {_cell(c['a'])} − {_cell(c['b'])} | {c['n_paired']} | {pts(c['accuracy_diff'])} "
-            f"| {ci(c['ci95'], points=True)} | {p_value(c['mcnemar_p'])} "
+            f"| {ci(c['ci95'], points=True)} | {_test_p(c)} "
             f"| {usd(c['cost_diff_per_query_usd'])} ({usd_ci(c['cost_diff_ci95_usd'])}) "
             f"| {volume(c['break_even_queries_per_month'])} |"
         )
     return [*lines, "", summary["comparison"]["sample_size"]]
+
+
+def _test_p(comparison: dict[str, Any]) -> str:
+    if comparison.get("design") == "unpaired":
+        return f"Fisher {p_value(comparison['fisher_p'])}"
+    return p_value(comparison["mcnemar_p"])
 
 
 def _ledger_tables(summary: dict[str, Any]) -> list[str]:
