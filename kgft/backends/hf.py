@@ -6,6 +6,7 @@ This is the backend that can run a fine-tuned model, and it scores exactly from 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
+from transformers.utils import logging as hf_logging
 
 from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.gguf_convert import safetensors_dir
@@ -154,6 +156,7 @@ def _model_source(target: str, settings: Settings) -> tuple[str, str]:
 
 def _load(source: str) -> tuple[Any, Any]:
     """Tokenizer and fp32 model, from local files only so a missing model fails at once, never hangs."""
+    hf_logging.disable_progress_bar()  # a per-tensor loading bar on every model load is noise in a CLI
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
@@ -176,7 +179,10 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
     if not ((adapter / "adapter_config.json").is_file() and any(w.is_file() for w in weights)):
         raise ModelNotFoundError(f"no PEFT adapter (adapter_config.json + adapter_model.*) in {adapter}")
     try:
-        return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        with warnings.catch_warnings():
+            # PEFT asks transformers a deprecated question while loading; the user can do nothing about it.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelNotFoundError(f"could not load the adapter in {adapter}: {_first_line(exc)}") from exc
 
