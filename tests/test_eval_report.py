@@ -17,8 +17,8 @@ from eval.stats import mcnemar_exact_p
 from eval.store import ResultRow
 from eval.summary import build_summary
 from kgft.ledger import LedgerEntry
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = Path("/usr/bin/chromium")
 CATEGORIES = ("刑法", "民法", "cardiology", "contract <law>")  # <law>: user text that must be escaped
 ITEMS = 200
 # Per block of ten items: KG right on 0-7, FT right on 0-4 and 8. So both 0-4, only KG 5-7, only FT 8.
@@ -190,17 +190,7 @@ def test_report_files_are_written(report: dict[str, Path]) -> None:
 
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = ["--headless", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run(
         [str(CHROMIUM), *flags, *args], capture_output=True, text=True, timeout=60, check=True
     )

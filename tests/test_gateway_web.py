@@ -18,17 +18,8 @@ from gateway.keys import KeyFile
 from kgft.contract import Answer, Citation, Cost, Question, Timings
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Model text with markup: the page must show it as text, never parse it.
 KG_TEXT = "A. 故意杀人的，处死刑 <b>kg</b>"
 FT_TEXT = "A <img src=x onerror=alert(1)>"
@@ -128,7 +119,7 @@ def test_page_asks_both_routes_and_shows_answers_citations_and_cost(served) -> N
     sync_api = pytest.importorskip("playwright.sync_api")
     base, key, routes, tmp_path = served
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             dialogs: list[str] = []
@@ -179,7 +170,7 @@ def test_page_shows_the_gateway_refusal_without_a_key(served) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     base, _, routes, _ = served
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page()
             page.goto(base + "/")
