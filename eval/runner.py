@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from eval.items import EvalItem
 from eval.metrics import LLMJudge, score_answer
@@ -91,20 +93,22 @@ def _answer_one(route: Route, item: EvalItem) -> Answer | Exception:
 def _row(
     run_id: str, name: str, item: EvalItem, answer: Answer | Exception, judge: LLMJudge | None
 ) -> ResultRow:
-    base = {
-        "run_id": run_id,
-        "item_id": item.id,
-        "route": name,
-        "question": item.question,
-        "gold": item.gold,
-        "category": item.category,
-    }
+    row = partial(
+        ResultRow,
+        run_id=run_id,
+        item_id=item.id,
+        route=name,
+        question=item.question,
+        gold=item.gold,
+        category=item.category,
+    )
     if isinstance(answer, Exception):
         wrong = False if item.kind == "mcq" else None
         error = f"{type(answer).__name__}: {answer}"
-        return ResultRow(**base, answer_text="", runtime_cost_usd=Decimal(0), correct=wrong, error=error)
+        return row(answer_text="", runtime_cost_usd=Decimal(0), correct=wrong, error=error)
     score = score_answer(item, answer.choice, answer.text, answer.abstained)
-    correct, meta = score.correct, {"model": answer.model}
+    correct = score.correct
+    meta: dict[str, Any] = {"model": answer.model}
     if judge is not None and item.kind == "open" and not answer.abstained:
         judgement = judge.judge(item, answer.text)
         correct = judgement.correct
@@ -113,8 +117,7 @@ def _row(
             "cost_usd": str(judgement.cost.runtime_usd),
             "priced": judgement.cost.priced,
         }
-    return ResultRow(
-        **base,
+    return row(
         answer_text=answer.text,
         runtime_cost_usd=answer.cost.runtime_usd,
         priced=answer.cost.priced,

@@ -198,7 +198,7 @@ def _ledger_line(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def _token_means(rows: list[ResultRow]) -> dict[str, float]:
+def _token_means(rows: list[ResultRow]) -> dict[str, float | None]:
     return {
         "prompt_mean": _round(fmean(row.prompt_tokens for row in rows), 1),
         "completion_mean": _round(fmean(row.completion_tokens for row in rows), 1),

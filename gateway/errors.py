@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 import orjson
@@ -44,7 +45,7 @@ def error_response(
     type: str,
     code: str | None = None,
     param: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = {"error": {"message": message, "type": type, "param": param, "code": code}}
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
