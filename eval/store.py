@@ -206,13 +206,18 @@ class ResultStore:
             for row in found
         ]
 
-    def record_feedback(self, response_id: str, correct: bool | None, rating: int | None) -> bool:
-        """False when no logged response has this id (the caller answers 404)."""
+    def record_feedback(
+        self, response_id: str, correct: bool | None, rating: int | None, *, owner: str | None = None
+    ) -> bool:
+        """False when no logged response has this id, or `owner` names another API key than the one
+        the response was served to (the caller answers 404 either way, revealing nothing)."""
         with self.engine.begin() as connection:
             known = connection.execute(
-                sa.select(results.c.id).where(results.c.response_id == response_id).limit(1)
+                sa.select(results.c.meta).where(results.c.response_id == response_id).limit(1)
             ).first()
             if known is None:
+                return False
+            if owner is not None and json.loads(known.meta).get("key") != owner:
                 return False
             connection.execute(
                 feedback.insert(),

@@ -7,6 +7,7 @@ FastAPI's 422 shape) and the size limit is checked before a large body is read.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import anyio
 import orjson
@@ -118,12 +119,17 @@ def api_router(
         """A user's verdict on a served answer; it joins the live rows' `correct` in reports."""
         clock: Clock = request.scope[CLOCK]
         try:
-            admitted(request)
+            key = admitted(request)
             verdict = parse(FeedbackRequest, await read_body(request, max_body_bytes, clock))
             await anyio.to_thread.run_sync(writer.flush)  # the answer may still be on its way to the store
+            # A key may label only the answers served to it; with auth off anyone may label any answer.
+            owner = key.name if key is not None else None
             try:
                 known = await anyio.to_thread.run_sync(
-                    store.record_feedback, verdict.response_id, verdict.correct, verdict.rating
+                    partial(store.record_feedback, owner=owner),
+                    verdict.response_id,
+                    verdict.correct,
+                    verdict.rating,
                 )
             except StoreError as exc:
                 raise ApiError(

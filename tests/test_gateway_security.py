@@ -113,6 +113,17 @@ def test_requests_without_a_valid_key_are_401_and_not_logged(keyed):
     assert 'kgft_rejections_total{reason="auth"} 4.0' in client.get("/metrics").text
 
 
+def test_a_key_may_label_only_the_answers_served_to_it(keyed):
+    client, store, roomy, tight = keyed
+    served = client.post("/v1/chat/completions", json=chat_body(), headers=bearer(roomy)).json()["id"]
+    wrong, right = {"response_id": served, "correct": False}, {"response_id": served, "correct": True}
+    stranger = client.post("/v1/feedback", json=wrong, headers=bearer(tight))
+    assert stranger.status_code == 404  # as if unknown: another key's traffic is not revealed
+    owner = client.post("/v1/feedback", json=right, headers=bearer(roomy))
+    assert owner.status_code == 200
+    assert [row.correct for row in store.rows(LIVE_RUN)] == [True]
+
+
 def test_health_readiness_and_metrics_need_no_key(keyed):
     client, *_ = keyed
     assert client.get("/healthz").status_code == 200
