@@ -16,13 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from eval.store import ResultStore, StoreError
-from gateway.chat import ChatRequest, completion, event_stream, to_question
+from gateway.chat import ChatRequest, completion, to_question
 from gateway.errors import ApiError, parse
 from gateway.keys import ApiKey
 from gateway.log_writer import LogWriter
 from gateway.native import AnswerRequest, FeedbackRequest, answer_body
 from gateway.route_table import RouteTable
 from gateway.service import Caller, Clock, Gateway, new_response_id
+from gateway.streaming import stream_completion
 from gateway.timing import CLOCK
 from kgft.contract import Domain
 
@@ -85,18 +86,18 @@ def api_router(
             user = chat.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(chat.model, user)
             question = to_question(chat, new_response_id("chatcmpl"), domain)
+            if chat.stream:
+                include_usage = chat.stream_options is not None and chat.stream_options.include_usage
+                return await stream_completion(
+                    gateway, question, plan, Caller(key, user), clock, include_usage
+                )
             served = await gateway.serve(question, plan, Caller(key, user), clock, "chat")
         except ApiError as exc:
             return refused(exc)
         cost = served.cost()
-        headers = served.headers(cost)
-        if chat.stream:
-            include_usage = chat.stream_options is not None and chat.stream_options.include_usage
-            body = event_stream(served, served.summary(cost), include_usage)
-            return Response(
-                body, headers=headers | {"cache-control": "no-cache"}, media_type="text/event-stream"
-            )
-        return Response(completion(served, served.summary(cost)), headers=headers, media_type=_JSON)
+        return Response(
+            completion(served, served.summary(cost)), headers=served.headers(cost), media_type=_JSON
+        )
 
     @router.post("/v1/answer")
     async def answer(request: Request) -> Response:

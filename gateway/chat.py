@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.errors import invalid, validation_error
+from gateway.errors import ApiError, invalid, validation_error
 from gateway.service import Served
 from kgft.contract import Domain, Question
 
@@ -115,26 +115,49 @@ def completion(served: Served, kgft: dict[str, Any]) -> bytes:
     )
 
 
-def event_stream(served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
-    """The whole answer as SSE `chat.completion.chunk` events, ending in `data: [DONE]`.
+class Chunks:
+    """SSE `chat.completion.chunk` events of one response; every chunk has the same id, time and model.
 
-    Routes answer whole, so the events are sent at once. The finishing chunk carries usage and the
-    `kgft` object; a usage-only chunk with no choices follows only when asked, as OpenAI does, since
-    clients that read `choices[0]` of every chunk would break on it.
+    The finishing chunk carries usage and the `kgft` object; a usage-only chunk with no choices follows
+    only when asked, as OpenAI does, since clients that read `choices[0]` of every chunk would break on it.
     """
-    head = {"id": served.response_id, "object": "chat.completion.chunk", "created": served.created}
-    head["model"] = served.route
 
-    def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> dict[str, Any]:
+    def __init__(self, response_id: str, created: int, model: str):
+        self._head = {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+
+    def opening(self, text: str) -> bytes:
+        return self._event(self._chunk({"role": "assistant", "content": ""}, None)) + self.text(text)
+
+    def text(self, piece: str) -> bytes:
+        return self._event(self._chunk({"content": piece}, None))
+
+    def closing(self, served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
+        usage = _usage(served)
+        events = self._event(self._chunk({}, _finish_reason(served), usage=usage, kgft=kgft))
+        if include_usage:
+            events += self._event(self._head | {"choices": [], "usage": usage})
+        return events + b"data: [DONE]\n\n"
+
+    def error(self, error: ApiError) -> bytes:
+        """How OpenAI ends a stream that failed after it began: an error event, and no [DONE]."""
+        body = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
+        return self._event({"error": body})
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None, **extra: Any) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return head | {"choices": [choice]} | extra
+        return self._head | {"choices": [choice]} | extra
 
-    usage = _usage(served)
-    events = [
-        chunk({"role": "assistant", "content": ""}, None),
-        chunk({"content": served.answer.text}, None),
-        chunk({}, _finish_reason(served), usage=usage, kgft=kgft),
-    ]
-    if include_usage:
-        events.append(head | {"choices": [], "usage": usage})
-    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"
+    @staticmethod
+    def _event(body: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def event_stream(served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
+    """A whole answer as SSE, sent at once: what a route that does not stream gives a streaming client."""
+    chunks = Chunks(served.response_id, served.created, served.route)
+    return chunks.opening(served.answer.text) + chunks.closing(served, kgft, include_usage)

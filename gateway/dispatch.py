@@ -2,7 +2,8 @@
 
 Each route takes a bounded number of calls at once (1 unless configured): the KG route shares one
 graph connection and local models gain nothing from a second caller on the same cores. Shadow runs have
-their own single thread and a bounded queue, so they never hold up a served answer for long.
+their own single thread and a bounded queue, so they never hold up a served answer for long. A streaming
+route's text pieces hop back to the event loop through a TextRelay as it writes them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 from gateway.route_table import RouteTable, RouteUnavailable
-from kgft.contract import Answer, Question, Route
+from kgft.contract import Answer, OnText, Question, Route, StreamingRoute
 from kgft.errors import KgftError
 
 log = logging.getLogger("kgft.gateway")
@@ -42,6 +43,33 @@ class Call:
     waited_s: float  # on the event loop: the route call plus the hop to and from its thread
 
 
+class TextRelay:
+    """Carries a streaming route's text pieces from its worker thread to `on_text` on the event loop.
+
+    The dispatcher closes it when the call ends or is given up: a call that timed out may still be
+    writing, and its late pieces must reach neither the client nor a fallback's stream.
+    """
+
+    def __init__(self, on_text: OnText):
+        self._loop = asyncio.get_running_loop()
+        self._on_text = on_text
+        self._open = True
+        self.wrote = False  # some text reached `on_text`
+
+    def send(self, piece: str) -> None:
+        """Called on the route's thread; pieces arrive in order, all before the call's result."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._deliver, piece)
+
+    def close(self) -> None:
+        self._open = False
+
+    def _deliver(self, piece: str) -> None:
+        if self._open:
+            self.wrote = True
+            self._on_text(piece)
+
+
 class _Abandoned(Exception):
     """The caller gave up (timeout) before this call got its turn."""
 
@@ -65,16 +93,20 @@ class Dispatcher:
         self._shadows: set[Future[None]] = set()  # queued or running
         self._shadow_lock = threading.Lock()
 
-    async def call(self, name: str, question: Question, timeout_s: float) -> Call:
+    async def call(
+        self, name: str, question: Question, timeout_s: float, relay: TextRelay | None = None
+    ) -> Call:
+        """With `relay`, a StreamingRoute's text goes to it while the route writes; inline routes answer
+        whole, since their pieces would arrive after the call had ended."""
         route = self._route(name)
         if name in self._inline:
-            return self._answer(route, question)
+            return self._answer(route, question, None)
         abandoned = threading.Event()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
                 call = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._gated, route, name, question, abandoned
+                    self._pool, self._gated, route, name, question, abandoned, relay
                 )
         except TimeoutError as exc:
             abandoned.set()  # a call still queued behind the gate is skipped; a running one cannot be stopped
@@ -86,6 +118,9 @@ class Dispatcher:
             raise
         except Exception as exc:  # the pool refused the call (shutting down)
             raise _failure(name, exc, time.perf_counter() - started) from exc
+        finally:
+            if relay is not None:
+                relay.close()
         return replace(call, waited_s=time.perf_counter() - started)
 
     def shadow(self, name: str, question: Question, done: ShadowDone) -> bool:
@@ -117,27 +152,37 @@ class Dispatcher:
         except RouteUnavailable as exc:
             raise RouteFailure(name, "unavailable", str(exc), 0.0) from exc
 
-    def _answer(self, route: Route, question: Question) -> Call:
+    def _answer(self, route: Route, question: Question, relay: TextRelay | None) -> Call:
         started = time.perf_counter()
         try:
-            answer = route.answer(question)
+            if relay is not None and isinstance(route, StreamingRoute):
+                answer = route.answer_streaming(question, relay.send)
+            else:
+                answer = route.answer(question)
         except Exception as exc:
             raise _failure(route.name, exc, time.perf_counter() - started) from exc
         seconds = time.perf_counter() - started
         return Call(answer, seconds, seconds)
 
-    def _gated(self, route: Route, name: str, question: Question, abandoned: threading.Event) -> Call:
+    def _gated(
+        self,
+        route: Route,
+        name: str,
+        question: Question,
+        abandoned: threading.Event,
+        relay: TextRelay | None,
+    ) -> Call:
         with self._gates[name]:
             if abandoned.is_set():
                 raise _Abandoned
-            return self._answer(route, question)
+            return self._answer(route, question, relay)
 
     def _run_shadow(self, name: str, question: Question, done: ShadowDone) -> None:
         started = time.perf_counter()
         try:
             route = self._route(name)
             with self._gates[name]:
-                call = self._answer(route, question)
+                call = self._answer(route, question, None)
             done(call.answer, None, call.seconds)
         except RouteFailure as exc:
             done(None, str(exc), time.perf_counter() - started)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from eval.store import LIVE_RUN, ResultRow
-from gateway.dispatch import Call, Dispatcher, RouteFailure
+from gateway.dispatch import Call, Dispatcher, RouteFailure, TextRelay
 from gateway.errors import ApiError
 from gateway.keys import ApiKey, KeyRing
 from gateway.limits import RateLimiter, SpendBook, month_of, seconds_to_next_month
@@ -21,6 +23,8 @@ from gateway.routing import Plan, Router, UnknownModel
 from kgft.contract import Answer, Question
 
 _LOADING_RETRY_S = "5"
+# Receives (route, text piece) on the event loop while a streaming route writes its answer.
+RouteText = Callable[[str, str], None]
 
 
 class Clock:
@@ -173,22 +177,33 @@ class Gateway:
             ) from exc
 
     async def serve(
-        self, question: Question, plan: Plan, caller: Caller, clock: Clock, endpoint: str
+        self,
+        question: Question,
+        plan: Plan,
+        caller: Caller,
+        clock: Clock,
+        endpoint: str,
+        on_text: RouteText | None = None,
     ) -> Served:
-        """The question's id is the response id: live and shadow rows share it as their item id."""
+        """The question's id is the response id: live and shadow rows share it as their item id.
+
+        With `on_text`, a streaming route's text goes to it as written. A route that fails after writing
+        some is not replaced by its fallback: the client already has part of its answer.
+        """
         response_id = question.id
         meta = _meta(caller, plan, endpoint)
         fallback = None
+        relay = _relay(on_text, plan.route)
         try:
-            call = await self.dispatcher.call(plan.route, question, plan.timeout_s)
+            call = await self.dispatcher.call(plan.route, question, plan.timeout_s, relay)
         except RouteFailure as failed:
             clock.route_s += failed.seconds
             clock.waited_s += failed.seconds
-            if plan.fallback is None:
+            if plan.fallback is None or (relay is not None and relay.wrote):
                 clock.route = plan.route
                 self.writer.put(_failed_row(question, failed, meta, "live"))
                 raise _route_error(failed) from failed
-            call = await self._fall_back(question, plan, failed, clock, meta)
+            call = await self._fall_back(question, plan, failed, clock, meta, on_text)
             fallback = {"from": plan.route, "reason": str(failed)}
         clock.add(call)
         clock.route = call.answer.route
@@ -198,11 +213,18 @@ class Gateway:
         return served
 
     async def _fall_back(
-        self, question: Question, plan: Plan, failed: RouteFailure, clock: Clock, meta: dict[str, Any]
+        self,
+        question: Question,
+        plan: Plan,
+        failed: RouteFailure,
+        clock: Clock,
+        meta: dict[str, Any],
+        on_text: RouteText | None,
     ) -> Call:
         assert plan.fallback is not None
+        relay = _relay(on_text, plan.fallback)
         try:
-            call = await self.dispatcher.call(plan.fallback, question, plan.timeout_s)
+            call = await self.dispatcher.call(plan.fallback, question, plan.timeout_s, relay)
         except RouteFailure as second:
             clock.route_s += second.seconds
             clock.waited_s += second.seconds
@@ -240,6 +262,10 @@ class Gateway:
         if not queued:
             self.metrics.shadow_runs.labels(route, "dropped").inc()
         return queued
+
+
+def _relay(on_text: RouteText | None, route: str) -> TextRelay | None:
+    return None if on_text is None else TextRelay(partial(on_text, route))
 
 
 def _meta(caller: Caller, plan: Plan, endpoint: str) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from kg_route.facts import Fact
 from kg_route.prompt import build_messages
 from kg_route.readers import LexicalReader, LLMReader, Reader
 from kg_route.retrieval import FactRetriever, Retrieval
-from kgft.answers import answer_from_generation
+from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
-from kgft.contract import Answer, Citation, Cost, Question, Timings, Usage
+from kgft.contract import Answer, Citation, Cost, OnText, Question, Timings, Usage
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook, combine
 from kgft.settings import Settings
@@ -43,6 +43,12 @@ class KGRoute:
         return LLMReader(self.backend) if self.settings.kg_reader == "llm" else LexicalReader()
 
     def answer(self, question: Question) -> Answer:
+        return self._answer(question, None)
+
+    def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
+        return self._answer(question, on_text)
+
+    def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question.text)
         retrieval_cost = self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval.retrieval_ms / 1000, cores=1)
@@ -51,9 +57,11 @@ class KGRoute:
             reason = "no entity linked" if not retrieval.links else "no facts for the linked entities"
             return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
         if question.options:
-            return self._read_choice(question, retrieval, retrieval_cost, diagnostics, started)
+            return stream_whole(
+                self._read_choice(question, retrieval, retrieval_cost, diagnostics, started), on_text
+            )
         messages = build_messages(question.text, retrieval.facts)
-        generation = self.backend.generate(messages, max_tokens=self.settings.max_tokens)
+        generation = self.backend.generate(messages, max_tokens=self.settings.max_tokens, on_text=on_text)
         answer = answer_from_generation(
             generation,
             route=self.name,

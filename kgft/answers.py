@@ -44,6 +44,13 @@ def answer_from_generation(
     )
 
 
+def stream_whole(answer: Answer, on_text: OnText | None) -> Answer:
+    """Text that is not generated token by token (an option pick) reaches a stream as one piece."""
+    if on_text is not None and answer.text:
+        on_text(answer.text)
+    return answer
+
+
 def ask(
     backend: LLMBackend,
     prompt: str,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 Domain = Literal["legal", "medical"]
+# Receives text pieces as they are produced.
+OnText = Callable[[str], None]
 
 
 class _Strict(BaseModel):
@@ -94,3 +96,13 @@ class Route(Protocol):
     def answer(self, question: Question) -> Answer: ...
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]: ...
+
+
+@runtime_checkable
+class StreamingRoute(Route, Protocol):
+    """A route that can pass its answer's text on as it is written, so a client sees the first words early."""
+
+    def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
+        """The same Answer as `answer`; generated text goes to `on_text` piece by piece, and text that is
+        not generated token by token (an option pick) goes once. The pieces join to `Answer.text`."""
+        ...

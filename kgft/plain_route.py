@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from kgft.answers import answer_from_generation
+from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import create_backend
 from kgft.backends.base import ChatMessage, LLMBackend
-from kgft.contract import Answer, Question, Timings, Usage
+from kgft.contract import Answer, OnText, Question, Timings, Usage
 from kgft.option_scoring import pick_option
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -28,12 +28,18 @@ class PlainRoute:
         self.max_tokens = max_tokens
 
     def answer(self, question: Question) -> Answer:
+        return self._answer(question, None)
+
+    def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
+        return self._answer(question, on_text)
+
+    def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
         messages = [ChatMessage("user", question.text)]
         if question.options:
             pick = pick_option(self.backend, messages, question.options)
             generation = pick.scoring.as_generation(self.backend.model)
-            return Answer(
+            answer = Answer(
                 text=f"{pick.choice}. {question.options[pick.choice]}",
                 choice=pick.choice,
                 route=self.name,
@@ -45,7 +51,8 @@ class PlainRoute:
                 cost=self.backend.cost(generation, self.prices),
                 diagnostics={"backend": self.backend.spec, "reader": "llm", "option_scores": pick.scores},
             )
-        generation = self.backend.generate(messages, max_tokens=self.max_tokens)
+            return stream_whole(answer, on_text)
+        generation = self.backend.generate(messages, max_tokens=self.max_tokens, on_text=on_text)
         return answer_from_generation(
             generation,
             route=self.name,

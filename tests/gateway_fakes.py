@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from eval.store import ResultStore
 from gateway.app import create_app
-from kgft.contract import Answer, Citation, Cost, Question, Usage
+from kgft.contract import Answer, Citation, Cost, OnText, Question, Usage
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -67,6 +67,33 @@ class FakeRoute:
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(question) for question in questions]
+
+
+class StreamingFakeRoute(FakeRoute):
+    """Writes its answer a word at a time. With `hold`, it waits after the first word until the test sets
+    it, so the test can show the client had that word while the route was still writing; with
+    `fail_after`, it raises once that many words are out."""
+
+    def __init__(
+        self, name: str, *, hold: threading.Event | None = None, fail_after: int | None = None, **kwargs: Any
+    ):
+        super().__init__(name, **kwargs)
+        self.hold = hold
+        self.fail_after = fail_after
+        self.finished = threading.Event()
+
+    def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
+        answer = self.answer(question)
+        words = answer.text.split(" ")
+        for count, piece in enumerate([f"{word} " for word in words[:-1]] + words[-1:]):
+            if count == self.fail_after:
+                raise RuntimeError("the model server went away")
+            on_text(piece)
+            if count == 0 and self.hold is not None:
+                self.hold.wait(timeout=10)
+            time.sleep(0.005)
+        self.finished.set()
+        return answer
 
 
 def make_app(home: Path, routes: dict[str, FakeRoute], **settings: Any) -> tuple[FastAPI, ResultStore]:

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from kgft.contract import Answer, Citation, Cost, Question, Route, Timings, Usage
+from kgft.contract import Answer, Citation, Cost, Question, Route, StreamingRoute, Timings, Usage
 
 ANSWER_FIELDS = {
     "text",
@@ -92,3 +92,22 @@ def test_route_protocol_is_structural():
     batch = route.answer_batch([Question(id="1", text="hi", domain="legal")])
     assert batch[0].text == "hi"
     assert batch[0].route == "echo"
+
+
+def test_a_route_that_streams_is_still_a_route_and_one_that_does_not_is_not_a_streaming_route():
+    class Whole:
+        name = "whole"
+
+        def answer(self, question: Question) -> Answer:
+            return _answer().model_copy(update={"text": question.text})
+
+        def answer_batch(self, questions):
+            return [self.answer(q) for q in questions]
+
+    class Streaming(Whole):
+        def answer_streaming(self, question: Question, on_text) -> Answer:
+            on_text(question.text)
+            return self.answer(question)
+
+    assert isinstance(Whole(), Route) and not isinstance(Whole(), StreamingRoute)
+    assert isinstance(Streaming(), Route) and isinstance(Streaming(), StreamingRoute)

@@ -116,6 +116,27 @@ def test_max_thinking_tokens_stop_the_thinking_and_the_answer_still_comes(
     assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
 
 
+def test_streamed_pieces_join_to_the_answer_a_whole_call_gives(tmp_path, trained_dir, prices):
+    route = build_route(_settings(tmp_path, trained_dir), prices)
+    pieces: list[str] = []
+    streamed = route.answer_streaming(OPEN, pieces.append)
+    assert len(pieces) > 1 and "".join(pieces) == streamed.text == route.answer(OPEN).text
+    picked: list[str] = []
+    assert [route.answer_streaming(MCQ, picked.append).text] == picked
+
+
+def test_budget_forcing_streams_the_answer_not_the_thinking_and_counts_it_the_same(
+    tmp_path, trained_dir, prices
+):
+    route = build_route(_settings(tmp_path, trained_dir, ft_max_thinking_tokens=5), prices)
+    pieces: list[str] = []
+    streamed = route.answer_streaming(OPEN, pieces.append)
+    whole = route.answer(OPEN)
+    assert len(pieces) > 1 and "".join(pieces) == streamed.text == whole.text
+    assert streamed.diagnostics["thinking"] == whole.diagnostics["thinking"]
+    assert streamed.usage == whole.usage and streamed.usage.reasoning_tokens == 5
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tiny_dir):
     torch.set_num_threads(1)

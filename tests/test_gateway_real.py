@@ -110,6 +110,30 @@ def test_chat_completion_over_real_http_through_the_llm_route(llm_gateway):
     assert rows[completion["id"]].meta["key"] == "test-app"
 
 
+def test_a_streamed_chat_arrives_token_by_token_from_the_llm_route(llm_gateway):
+    base_url, key, store = llm_gateway
+    body = {"model": "llm", "messages": [{"role": "user", "content": "Name three colours."}], "stream": True}
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.stream(
+        "POST", f"{base_url}/v1/chat/completions", json=body, headers=headers, timeout=60
+    ) as sse:
+        assert sse.status_code == 200
+        assert sse.headers["x-kgft-route"] == "llm"
+        lines = [line for line in sse.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    pieces = [c["choices"][0]["delta"]["content"] for c in chunks if c["choices"][0]["delta"].get("content")]
+    assert len(pieces) > 1  # llama.cpp's tokens, passed on one by one rather than as one whole answer
+    finishing = chunks[-1]
+    assert 0 < finishing["usage"]["completion_tokens"] <= 8
+    assert finishing["kgft"]["route"] == "llm" and finishing["kgft"]["model"] == "smollm2"
+    deadline = time.monotonic() + 10
+    while not (rows := store.rows(LIVE_RUN)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the gateway writes its log rows in the background
+    [row] = rows
+    assert row.answer_text == "".join(pieces) and row.response_id == finishing["id"]
+
+
 def write_statutes(folder: Path) -> Path:
     folder.mkdir()
     (folder / "laws.jsonl").write_text(json.dumps(CRIMINAL_LAW, ensure_ascii=False) + "\n", "utf-8")

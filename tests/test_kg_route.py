@@ -101,6 +101,23 @@ def test_open_question_generates_with_the_facts_and_prices_both_parts(route):
     assert answer.timings.retrieval_ms < answer.timings.total_ms
 
 
+def test_streamed_pieces_join_to_the_answer_text_and_picks_come_whole(route):
+    pieces: list[str] = []
+    generated = route.answer_streaming(
+        Question(id="open", text="刑法第二百三十二条规定了什么？", domain="legal"), pieces.append
+    )
+    assert len(pieces) > 1 and "".join(pieces) == generated.text
+    assert MURDER in generated.citations[0].text
+    picked: list[str] = []
+    mcq = Question(id="mcq", text="刑法第232条", domain="legal", options={"A": "故意杀人", "B": "盗窃"})
+    assert route.answer_streaming(mcq, picked.append).text == "A. 故意杀人"
+    assert picked == ["A. 故意杀人"]
+    unlinked: list[str] = []
+    none = Question(id="none", text="今天天气怎么样？", domain="legal")
+    assert route.answer_streaming(none, unlinked.append).abstained
+    assert unlinked == []  # an abstention has no text to stream
+
+
 def test_medical_question_cites_the_asked_relation_first(route):
     retrieval = route.retriever.retrieve("阑尾炎的常见症状有哪些？")
     assert retrieval.facts[0].text == "阑尾炎常见症状：发热、腹痛"  # "腹痛等" normalised

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from kgft.backends.base import ChatMessage, Generation
+from kgft.backends.base import ChatMessage, Generation, OnText
 from kgft.backends.scoring_ids import render_chat
 
 
@@ -70,6 +70,34 @@ class _Decoder:
             self._cache.crop(-surplus)  # a negative count removes tokens in transformers 4.x and 5.x alike
 
 
+class _AnswerText:
+    """The answer as `generate` returns it (decoded, stripped), passed to `on_text` while it grows; a tail
+    that may yet change (whitespace the strip would drop, half a character) waits until it settles."""
+
+    def __init__(self, tokenizer: Any, on_text: OnText | None):
+        self._tokenizer = tokenizer
+        self._on_text = on_text
+        self._sent_chars = 0
+
+    def grew(self, ids: list[int]) -> None:
+        if self._on_text is not None:
+            self._send(self._on_text, self._decode(ids).rstrip("\ufffd").rstrip())
+
+    def final(self, ids: list[int]) -> str:
+        text = self._decode(ids).strip()
+        if self._on_text is not None:
+            self._send(self._on_text, text)
+        return text
+
+    def _decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True).lstrip()
+
+    def _send(self, on_text: OnText, text: str) -> None:
+        if len(text) > self._sent_chars:
+            on_text(text[self._sent_chars :])
+            self._sent_chars = len(text)
+
+
 class BudgetForcer:
     """Thinks between the budget's delimiters, then answers after the close delimiter and a cue."""
 
@@ -85,7 +113,10 @@ class BudgetForcer:
         # The end mark spans at most one token per UTF-8 byte, so this many tail tokens can spell it.
         self._end_window = len(self._end_mark.encode("utf-8")) + 1
 
-    def generate(self, messages: Sequence[ChatMessage], *, max_answer_tokens: int) -> Thought:
+    def generate(
+        self, messages: Sequence[ChatMessage], *, max_answer_tokens: int, on_text: OnText | None = None
+    ) -> Thought:
+        """`on_text` receives the answer as it is written; the thinking is not streamed."""
         started = time.perf_counter()
         # Base models like SmolLM2 never open a thinking block themselves, so the prompt opens it.
         prompt_ids = self._ids(render_chat(self._tokenizer, messages) + self.budget.open)
@@ -96,9 +127,10 @@ class BudgetForcer:
             thinking = self._tokenizer.decode(thinking_ids)
             bridge_ids = self._ids(self._bridge(thinking))
             decoder.feed(bridge_ids)
-            answer_ids, ended = self._answer(decoder, max_answer_tokens)
+            answer_text = _AnswerText(self._tokenizer, on_text)
+            answer_ids, ended = self._answer(decoder, max_answer_tokens, answer_text)
         generation = Generation(
-            text=self._tokenizer.decode(answer_ids, skip_special_tokens=True).strip(),
+            text=answer_text.final(answer_ids),
             model=self.model_name,
             prompt_tokens=len(prompt_ids),
             completion_tokens=len(thinking_ids) + len(bridge_ids) + len(answer_ids),
@@ -132,7 +164,7 @@ class BudgetForcer:
             waits += 1
         return thinking, waits, True
 
-    def _answer(self, decoder: _Decoder, max_tokens: int) -> tuple[list[int], bool]:
+    def _answer(self, decoder: _Decoder, max_tokens: int, text: _AnswerText) -> tuple[list[int], bool]:
         """Answer token ids, and whether the model ended them itself (rather than the length limit)."""
         answer: list[int] = []
         while len(answer) < max_tokens:
@@ -140,6 +172,7 @@ class BudgetForcer:
             if token in self._eos:
                 return answer, True
             answer.append(token)
+            text.grew(answer)
             decoder.feed([token])
         return answer, False
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ft_route.serve.budget_forcing import BudgetForcer
-from kgft.answers import answer_from_generation
-from kgft.backends.base import ChatMessage, Generation, LLMBackend
+from kgft.answers import answer_from_generation, stream_whole
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText
 from kgft.contract import Answer, Question, Timings, Usage
 from kgft.option_scoring import pick_option
 from kgft.pricing import PriceBook
@@ -38,11 +38,19 @@ class FTRoute:
         self.forcer = forcer
 
     def answer(self, question: Question) -> Answer:
+        return self._answer(question, None)
+
+    def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
+        """Only the answer streams, never the thinking: it stays in diagnostics, as OpenAI keeps reasoning
+        out of `content`."""
+        return self._answer(question, on_text)
+
+    def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
         messages = self._messages(question)
         if question.options:
-            return self._read_choice(messages, question.options, started)
-        generation, thinking = self._generate(messages)
+            return stream_whole(self._read_choice(messages, question.options, started), on_text)
+        generation, thinking = self._generate(messages, on_text)
         answer = answer_from_generation(
             generation,
             route=self.name,
@@ -64,10 +72,12 @@ class FTRoute:
         system = self.trained.system_prompt
         return [*([ChatMessage("system", system)] if system else []), ChatMessage("user", question.text)]
 
-    def _generate(self, messages: list[ChatMessage]) -> tuple[Generation, dict[str, Any]]:
+    def _generate(
+        self, messages: list[ChatMessage], on_text: OnText | None
+    ) -> tuple[Generation, dict[str, Any]]:
         if self.forcer is None:
-            return self.backend.generate(messages, max_tokens=self.max_tokens), {}
-        thought = self.forcer.generate(messages, max_answer_tokens=self.max_tokens)
+            return self.backend.generate(messages, max_tokens=self.max_tokens, on_text=on_text), {}
+        thought = self.forcer.generate(messages, max_answer_tokens=self.max_tokens, on_text=on_text)
         return thought.generation, {
             "thinking": thought.thinking,
             "waits": thought.waits,

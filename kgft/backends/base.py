@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from kgft.contract import Cost
+from kgft.contract import Cost, OnText
 from kgft.pricing import PriceBook
-
-OnText = Callable[[str], None]
 
 
 @dataclass(frozen=True)

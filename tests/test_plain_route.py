@@ -1,0 +1,44 @@
+"""The `llm` route over SmolLM2 in llama.cpp, in process: streamed and whole answers are the same answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kgft.contract import Question, StreamingRoute
+from kgft.plain_route import PlainRoute, build_route
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+
+OPEN = Question(id="open", text="Name three colours.", domain="legal")
+MCQ = Question(
+    id="mcq", text="What is the capital of France?", domain="legal", options={"A": "Paris", "B": "Rome"}
+)
+
+
+@pytest.fixture(scope="module")
+def route(tmp_path_factory) -> Iterator[PlainRoute]:
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"), threads=1, max_tokens=8, llm_backend="gguf:smollm2"
+    )
+    plain = build_route(settings, PriceBook.load())
+    yield plain
+    plain.close()
+
+
+def test_streamed_pieces_join_to_the_answer_a_whole_call_gives(route):
+    pieces: list[str] = []
+    streamed = route.answer_streaming(OPEN, pieces.append)
+    assert isinstance(route, StreamingRoute)
+    assert len(pieces) > 1 and "".join(pieces) == streamed.text
+    whole = route.answer(OPEN)
+    assert streamed.text == whole.text  # greedy: the same tokens either way
+    assert streamed.usage == whole.usage and 0 < streamed.usage.completion_tokens <= 8
+
+
+def test_an_option_pick_is_streamed_as_one_piece(route):
+    pieces: list[str] = []
+    answer = route.answer_streaming(MCQ, pieces.append)
+    assert answer.choice in MCQ.options
+    assert pieces == [answer.text] == [f"{answer.choice}. {MCQ.options[answer.choice]}"]
