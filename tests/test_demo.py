@@ -32,7 +32,7 @@ def test_demo_builds_both_routes_runs_them_and_writes_the_report(tmp_path):
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["kg_derived"] is True  # no LexEval here, so questions generated from the graph
     assert {name: stats["n"] for name, stats in summary["routes"].items()} == {"kg": 6, "ft": 6}
-    assert summary["routes"]["ft"]["build_cost_usd"] == "0.0127472375"  # the shipped adapter's card
+    assert summary["routes"]["ft"]["build_cost_usd"] == "0.0379427469"  # the shipped adapter's card
     assert summary["verdict"] in result.stdout
     assert (out / "report.html").is_file()
 
