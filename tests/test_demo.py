@@ -15,19 +15,17 @@ def test_demo_builds_both_routes_runs_them_and_writes_the_report(tmp_path):
         "PATH": str(Path(sys.executable).parent),
         "HOME": str(tmp_path),
         "KGFT_HOME": str(tmp_path / "home"),
+        "KGFT_THREADS": "1",
     }
-    env["KGFT_THREADS"] = "1"
     out = tmp_path / "demo"
     no_shared = tmp_path / "empty"
     no_shared.mkdir()
-    result = subprocess.run(
-        [KGFT, "demo", "--n", "6", "--out", str(out), "--data-dir", str(no_shared)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+
+    def demo() -> subprocess.CompletedProcess[str]:
+        args = [KGFT, "demo", "--n", "6", "--out", str(out), "--data-dir", str(no_shared)]
+        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+    result = demo()
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["kg_derived"] is True  # no LexEval here, so questions generated from the graph
@@ -36,13 +34,6 @@ def test_demo_builds_both_routes_runs_them_and_writes_the_report(tmp_path):
     assert summary["verdict"] in result.stdout
     assert (out / "report.html").is_file()
 
-    again = subprocess.run(
-        [KGFT, "demo", "--n", "6", "--out", str(out), "--data-dir", str(no_shared)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    again = demo()
     assert again.returncode == 0, again.stderr
     assert "already in the ledger" in " ".join(again.stderr.split())  # the training cost is booked once
