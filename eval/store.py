@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -255,8 +256,6 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            from pathlib import Path
-
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Threads of one process share the file; a busy timeout rides out the other writer's commit.
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}

@@ -21,6 +21,7 @@ from eval.costs import (
     build_costs,
     per_correct,
 )
+from eval.metrics import abstention_rate
 from eval.report.formatting import usd
 from eval.stats import (
     Interval,
@@ -157,7 +158,7 @@ def _route_summary(
         "accuracy": _round(accuracy),
         "accuracy_ci95": _pair(interval),
         "errors": sum(row.error is not None for row in rows),
-        "abstention_rate": _round(sum(row.abstained for row in rows) / len(rows)),
+        "abstention_rate": _round(abstention_rate([row.abstained for row in rows])),
         "fallbacks": sum(row.fallback_from is not None for row in rows),
         "latency_ms_p50": _round(latency["p50"], 1),
         "latency_ms_p95": _round(latency["p95"], 1),
