@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler, set
 
 from ft_route.records import ADAPTER_DIR, EVAL_FILE, MODEL_DIR, TRAIN_FILE, SFTExample, data_hash
 from ft_route.train.cards import TrainingCard, summarize_losses
+from ft_route.train.loss import answer_loss
 from ft_route.train.presets import TrainConfig
 from ft_route.train.sft_data import IGNORE_INDEX, TokenRow, collate, epoch_batches, load_examples
 from ft_route.train.sft_data import tokenize_examples as tokenize
@@ -399,7 +400,7 @@ def train_step(
     loss_total = torch.zeros((), device=device)  # summed on the device: one sync per step, not per batch
     for batch in micro_batches:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**batch, use_cache=False, num_items_in_batch=answer_tokens).loss
+            loss = answer_loss(model, batch, answer_tokens)
         loss.backward()
         loss_total += loss.detach().float()
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -431,7 +432,7 @@ def evaluate(
         batch = _to(collate(rows[start : start + batch_size], packing=False, pad_id=pad_id), device)
         count = _targets(batch)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**batch, use_cache=False, num_items_in_batch=count).loss
+            loss = answer_loss(model, batch, count)
         loss_sum += float(loss) * count
         targets += count
     model.train()
