@@ -78,6 +78,14 @@ def ft_train(
     max_seq_len: Annotated[int | None, typer.Option(help="tokens per example, at most")] = None,
     lora_r: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
     lora_targets: Annotated[str | None, typer.Option(help="'all-linear' or a module-name regex")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="examples per micro-batch")] = None,
+    grad_accum: Annotated[int | None, typer.Option(min=1, help="micro-batches per optimizer step")] = None,
+    packing: Annotated[
+        bool | None, typer.Option("--packing/--no-packing", help="lay examples end to end in full rows")
+    ] = None,
+    compile_layers: Annotated[
+        bool | None, typer.Option("--compile/--no-compile", help="torch.compile the decoder layers")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the latest checkpoint")] = False,
     trial: Annotated[bool, typer.Option("--trial", help="a hyperparameter trial (ledgered as such)")] = False,
 ) -> None:
@@ -94,6 +102,10 @@ def ft_train(
         max_seq_len=max_seq_len,
         lora_r=lora_r,
         lora_targets=lora_targets,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        packing=packing,
+        compile=compile_layers,
         resume=resume,
         trial=trial,
     )

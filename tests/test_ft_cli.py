@@ -38,12 +38,16 @@ def test_data_train_ask_and_every_step_is_ledgered(tmp_path):
     base = build_tiny_llama(tmp_path / "tiny")
     trained = kgft(
         "ft", "train", "--base", str(base), "--data", str(data), "--out", str(run), "--steps", "3",
-        "--max-seq-len", "256", home=tmp_path,
+        "--max-seq-len", "256", "--batch-size", "2", "--grad-accum", "2", "--packing", home=tmp_path,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     shipped = load_file(run / "adapter" / "adapter_model.safetensors")
     assert {tensor.dtype for tensor in shipped.values()} == {torch.float16}  # served adapters are halved
     card = json.loads((run / "training_card.json").read_text("utf-8"))
+    assert (
+        card["hyperparameters"] | {"batch_size": 2, "grad_accum": 2, "packing": True}
+        == card["hyperparameters"]
+    )
     assert (
         card["steps"] == 3
         and card["data_hash"] == json.loads((data / "dataset_card.json").read_text())["data_hash"]

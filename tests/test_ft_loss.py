@@ -66,7 +66,7 @@ def answer_targets(batch: dict[str, torch.Tensor]) -> int:
 @pytest.mark.parametrize("layout", ["padded", "packed"])
 def test_answer_loss_and_its_gradients_equal_the_stock_loss(tiny_base, method, layout):
     rows, pad_id = statute_rows(tiny_base)
-    batch = padded_batch(rows, pad_id) if layout == "padded" else packed_batch(rows)
+    batch = padded_batch(rows, pad_id) if layout == "padded" else packed_batch(rows, 200, pad_id)
     model = lora_model(tiny_base) if method == "lora" else AutoModelForCausalLM.from_pretrained(tiny_base)
     count = answer_targets(batch)
 

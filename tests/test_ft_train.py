@@ -165,8 +165,11 @@ def test_packed_rows_score_exactly_like_padded_rows(tiny_base):
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     rows = tokenize_examples(tokenizer, statute_examples(5), max_seq_len=128).rows
-    padded, packed = padded_batch(rows, tokenizer.pad_token_id), packed_batch(rows)
-    assert packed["input_ids"].shape == (1, sum(len(row.input_ids) for row in rows))
+    assert all(60 < len(row.input_ids) < 100 for row in rows)
+    padded = padded_batch(rows, tokenizer.pad_token_id)
+    packed = packed_batch(rows, max_seq_len=200, pad_id=tokenizer.pad_token_id)
+    assert packed["input_ids"].shape[0] == 3  # two examples to a row, the fifth alone and padded
+    assert packed["input_ids"].shape[1] <= 200
     with torch.no_grad():
         loss_padded = model(**padded, use_cache=False).loss
         loss_packed = model(**packed, use_cache=False).loss
@@ -206,7 +209,7 @@ def test_packed_training_runs_and_counts_no_padding(tmp_path, tiny_base, dataset
     config = tiny_config(tiny_base, steps=3, packing=True, max_seq_len=128)
     card = train(config, dataset, tmp_path / "out", settings_for(tmp_path), PriceBook.load(), progress=False)
     assert card.hyperparameters["packing"] is True and card.examples_truncated == 0
-    # A step is one row of up to 4 × 128 tokens: ~90-token examples fit 5 to a row, not 4 as padded.
+    # A step is up to 4 × 128 tokens, in rows of 128: ~90-token examples make 5 a step, not 4 as padded.
     assert 3 * 5 / 32 <= card.epochs <= 3 * 6 / 32
     assert 3 * 5 * 80 < card.tokens <= 3 * 4 * 128
 
@@ -338,11 +341,33 @@ def test_collate_pads_on_the_right_and_masks_padding():
     from ft_route.train.sft_data import TokenRow
 
     rows = [TokenRow([5, 6, 7], [IGNORE_INDEX, 6, 7]), TokenRow([5, 6], [IGNORE_INDEX, 6])]
-    batch = collate(rows, packing=False, pad_id=0)
+    batch = collate(rows, packing=False, max_seq_len=8, pad_id=0)
     assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 6, 0]]
     assert batch["labels"].tolist() == [[IGNORE_INDEX, 6, 7], [IGNORE_INDEX, 6, IGNORE_INDEX]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
-    assert collate(rows, packing=True, pad_id=0)["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
+    packed = collate(rows, packing=True, max_seq_len=5, pad_id=0)
+    assert packed["input_ids"].tolist() == [[5, 6, 7, 5, 6]] and "attention_mask" not in packed
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
+    # Rows of 4: one example each; the shorter row's padding restarts the positions, a segment of its own.
+    packed = collate(rows, packing=True, max_seq_len=4, pad_id=0)
+    assert packed["input_ids"].tolist() == [[5, 6, 7], [5, 6, 0]]
+    assert packed["labels"].tolist() == [[IGNORE_INDEX, 6, 7], [IGNORE_INDEX, 6, IGNORE_INDEX]]
+    assert packed["position_ids"].tolist() == [[0, 1, 2], [0, 1, 0]]
+
+
+@pytest.mark.slow
+def test_compiled_layers_train_as_the_eager_ones_do(tmp_path, tiny_base, dataset):
+    """torch.compile changes how the layers run, not what they compute (≈1 min of compiling on CPU)."""
+    config = tiny_config(tiny_base, steps=4, lora_dropout=0.0)
+    settings, prices = settings_for(tmp_path), PriceBook.load()
+    eager = train(config, dataset, tmp_path / "eager", settings, prices, progress=False)
+    compiled_config = replace(config, compile=True)
+    compiled = train(compiled_config, dataset, tmp_path / "compiled", settings, prices, progress=False)
+    assert compiled.hyperparameters["compile"] is True
+    assert [loss for _, loss in compiled.loss.curve] == pytest.approx(
+        [loss for _, loss in eager.loss.curve], rel=1e-4
+    )
+    assert compiled.eval_loss == pytest.approx(eager.eval_loss, rel=1e-4)
 
 
 @pytest.mark.slow

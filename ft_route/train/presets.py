@@ -19,8 +19,8 @@ class TrainConfig:
     """Everything one training run needs besides its data, model files and settings.
 
     `steps` (optimizer steps) wins over `epochs` when given. A micro-batch is `batch_size` examples,
-    right-padded; with `packing` it is one row of up to `batch_size × max_seq_len` tokens, examples laid
-    end to end with no padding, and attention kept inside each example through restarting position ids.
+    right-padded; with `packing` it is up to `batch_size × max_seq_len` tokens of examples laid end to end
+    in rows of `max_seq_len`, attention kept inside each example through restarting position ids.
     """
 
     base: str = "smollm2"  # a transformers folder, or "smollm2"
@@ -56,6 +56,7 @@ class TrainConfig:
     resume: bool = False
     trial: bool = False  # a hyperparameter trial: the ledger counts it apart from the shipped run
     gradient_checkpointing: bool | None = None  # None: on for GPU, off for CPU
+    compile: bool = False  # torch.compile each decoder layer (one compiled graph serves them all)
     device: str | None = None  # torch device; None: cuda when there is one
 
     def __post_init__(self) -> None:

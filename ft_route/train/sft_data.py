@@ -119,7 +119,8 @@ def epoch_batches(
 ) -> list[list[int]]:
     """Row indices for each micro-batch of one epoch: a seeded shuffle, so a resumed run sees the same order.
 
-    Packing fills each micro-batch up to batch_size × max_seq_len tokens, never splitting an example.
+    Packing fills each micro-batch up to batch_size × max_seq_len tokens, never splitting an example;
+    `packed_batch` then lays them into rows of max_seq_len.
     """
     order = list(range(len(lengths)))
     random.Random(seed * 100_003 + epoch).shuffle(order)
@@ -156,21 +157,39 @@ def padded_batch(rows: Sequence[TokenRow], pad_id: int) -> dict[str, torch.Tenso
     }
 
 
-def packed_batch(rows: Sequence[TokenRow]) -> dict[str, torch.Tensor]:
-    """All rows end to end in one sequence with no padding. Position ids restart at each example, which
-    transformers turns into a block-diagonal causal mask (flash-attention kernels read them as varlen
-    boundaries), so no example attends to another. Every example starts with masked prompt tokens, so no
-    loss crosses a boundary either.
+def packed_batch(rows: Sequence[TokenRow], max_seq_len: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """Examples laid end to end in rows of at most `max_seq_len` tokens (first fit, longest first), so
+    padding is only each row's tail. Position ids restart at each example, which transformers turns into a
+    block-diagonal causal mask (flash-attention kernels read them as varlen boundaries), so no example
+    attends to another and attention costs what it does unpacked. Every example starts with masked prompt
+    tokens, so no loss crosses a boundary either; a row's padding is a segment of its own, after the rest.
     """
-    input_ids = [token for row in rows for token in row.input_ids]
-    labels = [label for row in rows for label in row.labels]
-    positions = [position for row in rows for position in range(len(row.input_ids))]
+    packed: list[list[TokenRow]] = []
+    free: list[int] = []
+    for row in sorted(rows, key=lambda row: len(row.input_ids), reverse=True):
+        size = len(row.input_ids)
+        fits = next((n for n, room in enumerate(free) if size <= room), None)
+        if fits is None:
+            packed.append([row])
+            free.append(max_seq_len - size)
+        else:
+            packed[fits].append(row)
+            free[fits] -= size
+    width = max_seq_len - min(free)
+    input_ids, labels, positions = [], [], []
+    for members, room in zip(packed, free, strict=True):
+        pad = width - (max_seq_len - room)
+        input_ids.append([token for row in members for token in row.input_ids] + [pad_id] * pad)
+        labels.append([label for row in members for label in row.labels] + [IGNORE_INDEX] * pad)
+        positions.append([p for row in members for p in range(len(row.input_ids))] + list(range(pad)))
     return {
-        "input_ids": torch.tensor([input_ids]),
-        "labels": torch.tensor([labels]),
-        "position_ids": torch.tensor([positions]),
+        "input_ids": torch.tensor(input_ids),
+        "labels": torch.tensor(labels),
+        "position_ids": torch.tensor(positions),
     }
 
 
-def collate(rows: Sequence[TokenRow], *, packing: bool, pad_id: int) -> dict[str, torch.Tensor]:
-    return packed_batch(rows) if packing else padded_batch(rows, pad_id)
+def collate(
+    rows: Sequence[TokenRow], *, packing: bool, max_seq_len: int, pad_id: int
+) -> dict[str, torch.Tensor]:
+    return packed_batch(rows, max_seq_len, pad_id) if packing else padded_batch(rows, pad_id)
