@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma2Config, Gemma2ForCausalLM
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Gemma2Config, Gemma2ForCausalLM
 
 from ft_route.records import SFTExample
 from ft_route.train.loss import answer_loss, fusable, linear_cross_entropy
@@ -26,7 +27,7 @@ def statute_rows(base: Path, count: int = 6) -> tuple[list[TokenRow], int]:
         SFTExample(
             id=f"q{n}",
             prompt=f"What does Article {n} say?",
-            response=f"Article {n} says pay on time.",
+            response=f"Article {n} says pay on time." + " It also binds the heirs." * (n % 3),
             domain="legal",
             category="statutes",
             source=f"test:{n}",
@@ -36,11 +37,10 @@ def statute_rows(base: Path, count: int = 6) -> tuple[list[TokenRow], int]:
     return tokenize_examples(tokenizer, examples, max_seq_len=128).rows, tokenizer.pad_token_id
 
 
-def lora_model(base: Path) -> torch.nn.Module:
-    """A LoRA on every linear layer whose B matrices are non-zero, so every adapter weight gets a gradient."""
+def lora_model(base: Path, targets: str | list[str] = "all-linear") -> torch.nn.Module:
+    """A LoRA whose B matrices are non-zero, so every adapter weight gets a gradient."""
     model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=4, lora_dropout=0.0, target_modules="all-linear"),
+        AutoModelForCausalLM.from_pretrained(base), LoraConfig(r=4, lora_dropout=0.0, target_modules=targets)
     )
     torch.manual_seed(1)
     with torch.no_grad():
@@ -62,12 +62,29 @@ def answer_targets(batch: dict[str, torch.Tensor]) -> int:
     return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
 
-@pytest.mark.parametrize("method", ["full", "lora"])
+def model_for(base: Path, method: str) -> torch.nn.Module:
+    if method == "lora":
+        return lora_model(base)
+    if method == "full":
+        return AutoModelForCausalLM.from_pretrained(base)
+    # SmolLM2 and Qwen2.5 tie the output layer to the embeddings: both paths then feed one weight's gradient.
+    config = AutoConfig.from_pretrained(base)
+    config.tie_word_embeddings = True
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    assert model.lm_head.weight is model.get_input_embeddings().weight
+    return model
+
+
+@pytest.mark.parametrize("method", ["full", "full-tied", "lora"])
 @pytest.mark.parametrize("layout", ["padded", "packed"])
 def test_answer_loss_and_its_gradients_equal_the_stock_loss(tiny_base, method, layout):
     rows, pad_id = statute_rows(tiny_base)
-    batch = padded_batch(rows, pad_id) if layout == "padded" else packed_batch(rows, 200, pad_id)
-    model = lora_model(tiny_base) if method == "lora" else AutoModelForCausalLM.from_pretrained(tiny_base)
+    assert len({len(row.input_ids) for row in rows}) == 3  # padded rows, and packed rows with a pad tail
+    batch = padded_batch(rows, pad_id) if layout == "padded" else packed_batch(rows, 150, pad_id)
+    if layout == "packed":
+        assert batch["input_ids"].shape[0] > 1 and (batch["labels"][:, -1] == IGNORE_INDEX).any()
+    model = model_for(tiny_base, method)
     count = answer_targets(batch)
 
     stock, stock_grads = loss_and_grads(
@@ -77,7 +94,8 @@ def test_answer_loss_and_its_gradients_equal_the_stock_loss(tiny_base, method, l
 
     assert fused == pytest.approx(stock, rel=1e-5)
     assert fused_grads.keys() == stock_grads.keys()
-    assert len(fused_grads) == (28 if method == "lora" else 21)  # 2 layers × 7 × (A, B) / every weight
+    expected = {"lora": 28, "full": 21, "full-tied": 20}[method]  # 2 layers × 7 × (A, B) / every weight
+    assert len(fused_grads) == expected
     for name, grad in stock_grads.items():
         assert torch.allclose(fused_grads[name], grad, rtol=1e-4, atol=1e-6), name
 
@@ -117,16 +135,34 @@ def test_under_bf16_autocast_the_loss_is_that_of_bf16_logits():
     assert float(got) != pytest.approx(float(exact), rel=1e-6)  # it did not silently stay in fp32
 
 
-def test_without_gradients_it_only_scores(tiny_base):
+def test_without_gradients_it_only_scores():
+    """Under no_grad (evaluation) a trainable output layer must not cost its gradient's matmuls."""
+    hidden, targets = torch.randn(64, 32), torch.randint(0, 500, (64,))
+    weight = torch.randn(500, 32, requires_grad=True)  # full fine-tuning: the output layer trains
+    logits_flops = 2 * 64 * 32 * 500
+    with torch.no_grad(), FlopCounterMode(display=False) as scoring:
+        scored = linear_cross_entropy(hidden, weight, targets)
+    with FlopCounterMode(display=False) as training:
+        linear_cross_entropy(hidden, weight, targets)
+    assert not scored.requires_grad
+    assert scoring.get_total_flops() == logits_flops
+    assert training.get_total_flops() == 2 * logits_flops  # the weight's gradient, taken in forward
+    expected = torch.nn.functional.cross_entropy(hidden @ weight.detach().T, targets, reduction="sum")
+    assert float(scored) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_a_lora_on_the_output_layer_keeps_the_stock_loss(tiny_base):
+    """The fused loss reads the output layer's own weight; an adapter on it must not be skipped."""
     rows, pad_id = statute_rows(tiny_base)
     batch = padded_batch(rows, pad_id)
-    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    model = lora_model(tiny_base, ["q_proj", "lm_head"])
     count = answer_targets(batch)
-    with torch.no_grad():
-        fused = answer_loss(model, batch, count)
-        stock = model(**batch, use_cache=False, num_items_in_batch=count).loss
-    assert not fused.requires_grad
-    assert float(fused) == pytest.approx(float(stock), rel=1e-5)
+    stock, stock_grads = loss_and_grads(
+        model, lambda: model(**batch, use_cache=False, num_items_in_batch=count).loss
+    )
+    fused, fused_grads = loss_and_grads(model, lambda: answer_loss(model, batch, count))
+    assert any("lm_head.lora_B" in name for name in fused_grads)
+    assert fused == pytest.approx(stock, rel=1e-6) and fused_grads.keys() == stock_grads.keys()
 
 
 def test_a_batch_of_prompts_alone_has_no_loss(tiny_base):

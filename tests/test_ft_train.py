@@ -19,6 +19,7 @@ from ft_route.train.sft_data import (
     chat_ids,
     collate,
     epoch_batches,
+    first_fit,
     packed_batch,
     padded_batch,
     tokenize_examples,
@@ -199,6 +200,11 @@ def test_packing_fills_each_micro_batch_to_its_token_budget_without_splitting_ex
     assert sorted(i for batch in batches for i in batch) == list(range(6))
     assert all(sum(lengths[i] for i in batch) <= 100 for batch in batches)
     assert len(batches) < 6
+    # However short the examples, a packed micro-batch never has more than batch_size rows.
+    lengths = [256, 129, 129, 129, 129, 129, 40]
+    batches = epoch_batches(lengths, batch_size=4, max_seq_len=256, packing=True, seed=0, epoch=0)
+    assert sorted(i for batch in batches for i in batch) == list(range(7))
+    assert all(len(first_fit([lengths[i] for i in batch], 256)) <= 4 for batch in batches)
     # Epochs reshuffle; the same (seed, epoch) always gives the same order.
     assert epoch_batches(lengths, batch_size=2, max_seq_len=100, packing=False, seed=0, epoch=1) == (
         epoch_batches(lengths, batch_size=2, max_seq_len=100, packing=False, seed=0, epoch=1)
@@ -206,12 +212,21 @@ def test_packing_fills_each_micro_batch_to_its_token_budget_without_splitting_ex
 
 
 def test_packed_training_runs_and_counts_no_padding(tmp_path, tiny_base, dataset):
-    config = tiny_config(tiny_base, steps=3, packing=True, max_seq_len=128)
+    config = tiny_config(tiny_base, steps=3, packing=True, max_seq_len=200)
     card = train(config, dataset, tmp_path / "out", settings_for(tmp_path), PriceBook.load(), progress=False)
     assert card.hyperparameters["packing"] is True and card.examples_truncated == 0
-    # A step is up to 4 × 128 tokens, in rows of 128: ~90-token examples make 5 a step, not 4 as padded.
-    assert 3 * 5 / 32 <= card.epochs <= 3 * 6 / 32
-    assert 3 * 5 * 80 < card.tokens <= 3 * 4 * 128
+    # A step is 4 rows of 200 tokens: 60-to-100-token examples go two to a row, 8 a step, not 4 as padded.
+    assert card.epochs == 3 * 8 / 32
+    assert 3 * 8 * 60 < card.tokens < 3 * 8 * 100  # the examples' own tokens: padding is not counted
+
+
+def test_packing_refuses_flash_attention_which_would_mix_the_examples_of_a_row(tiny_base):
+    from ft_route.train.trainer import prepare_model
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    model.config._attn_implementation = "flash_attention_2"
+    with pytest.raises(TrainingError, match="sdpa"):
+        prepare_model(model, tiny_config(tiny_base, packing=True), torch.device("cpu"))
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])
@@ -356,9 +371,10 @@ def test_collate_pads_on_the_right_and_masks_padding():
 
 
 @pytest.mark.slow
-def test_compiled_layers_train_as_the_eager_ones_do(tmp_path, tiny_base, dataset):
+@pytest.mark.parametrize("checkpointing", [False, True])  # True: the GPU default
+def test_compiled_layers_train_as_the_eager_ones_do(tmp_path, tiny_base, dataset, checkpointing):
     """torch.compile changes how the layers run, not what they compute (≈1 min of compiling on CPU)."""
-    config = tiny_config(tiny_base, steps=4, lora_dropout=0.0)
+    config = tiny_config(tiny_base, steps=4, lora_dropout=0.0, gradient_checkpointing=checkpointing)
     settings, prices = settings_for(tmp_path), PriceBook.load()
     eager = train(config, dataset, tmp_path / "eager", settings, prices, progress=False)
     compiled_config = replace(config, compile=True)

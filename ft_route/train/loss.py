@@ -18,13 +18,13 @@ import torch
 
 from ft_route.train.sft_data import IGNORE_INDEX
 
+# Each chunk's fp32 logits, their gradient written over them, and its copy in the compute dtype take at
+# most this much fp32 and half again in bf16: 441 rows of Qwen2.5's 151,936-entry vocabulary. Liger sizes
+# chunks to the hidden states instead, which on a CPU makes chunks of a few rows, each re-reading the whole
+# output layer; a fixed budget keeps the matmuls large on every device and the memory flat in the batch.
+CHUNK_LOGITS_BYTES = 256 * 2**20
 # Config fields under which a model changes its logits after the output layer (Gemma 2's soft-capping,
 # Cohere's and Granite's scaling) or adds a loss of its own (MoE routers): such models keep the stock loss.
-# Each chunk's fp32 logits, and their gradient written over them, take at most this much: 441 rows of
-# Qwen2.5's 151,936-entry vocabulary. Liger sizes chunks to the hidden states instead, which on a CPU
-# makes chunks of a few rows, each re-reading the whole output layer; a fixed budget keeps the matmuls
-# large on every device and the memory flat in the batch size.
-CHUNK_LOGITS_BYTES = 256 * 2**20
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_router_logits")
 
 
@@ -46,11 +46,13 @@ def answer_loss(model: Any, batch: dict[str, torch.Tensor], num_items_in_batch: 
 
 
 def fusable(causal_lm: Any) -> bool:
-    """Whether the model's logits are just its output layer applied to the last hidden state."""
+    """Whether the model's logits are just its output layer applied to the last hidden state: a plain
+    Linear, not one wrapped by an adapter (a LoRA on lm_head), whose own weights the loss would skip.
+    """
     config = causal_lm.config
     return (
         hasattr(causal_lm, "get_decoder")
-        and causal_lm.get_output_embeddings() is not None
+        and isinstance(causal_lm.get_output_embeddings(), torch.nn.Linear)
         and not any(getattr(config, name, None) for name in _LOGIT_TRANSFORMS)
     )
 
@@ -73,7 +75,11 @@ def linear_cross_entropy(
         else hidden.dtype
     )
     chunk_rows = chunk_rows or max(1, CHUNK_LOGITS_BYTES // (4 * weight.shape[0]))
-    loss: torch.Tensor = _LinearCrossEntropy.apply(hidden, weight, targets, bias, compute_dtype, chunk_rows)
+    # Read here: inside forward grad mode is always off, and needs_input_grad ignores no_grad.
+    grad_enabled = torch.is_grad_enabled()
+    loss: torch.Tensor = _LinearCrossEntropy.apply(
+        hidden, weight, targets, bias, compute_dtype, chunk_rows, grad_enabled
+    )
     return loss
 
 
@@ -89,9 +95,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
         bias: torch.Tensor | None,
         compute_dtype: torch.dtype,
         chunk_rows: int,
+        grad_enabled: bool,
     ) -> torch.Tensor:
-        want_hidden, want_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        want_bias = bias is not None and ctx.needs_input_grad[3]
+        want_hidden = grad_enabled and ctx.needs_input_grad[0]
+        want_weight = grad_enabled and ctx.needs_input_grad[1]
+        want_bias = grad_enabled and bias is not None and ctx.needs_input_grad[3]
         with torch.autocast(hidden.device.type, enabled=False):
             w = weight.to(compute_dtype)
             b = bias.float() if bias is not None else None
@@ -130,12 +138,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
-        scale = grad_total.float()
+        scale = grad_total.float()  # scaled in fp32: 1/N rounded to bf16 would bias every gradient
         return (
-            grad_hidden * scale.to(grad_hidden.dtype) if grad_hidden is not None else None,
+            (grad_hidden.float() * scale).to(grad_hidden.dtype) if grad_hidden is not None else None,
             (grad_weight * scale).to(ctx.weight_dtype) if grad_weight is not None else None,
             None,
             (grad_bias * scale).to(ctx.weight_dtype) if grad_bias is not None else None,
+            None,
             None,
             None,
         )

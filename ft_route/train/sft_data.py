@@ -119,26 +119,38 @@ def epoch_batches(
 ) -> list[list[int]]:
     """Row indices for each micro-batch of one epoch: a seeded shuffle, so a resumed run sees the same order.
 
-    Packing fills each micro-batch up to batch_size × max_seq_len tokens, never splitting an example;
-    `packed_batch` then lays them into rows of max_seq_len.
+    Packing fills each micro-batch with as many examples, in that order, as `first_fit` lays into at most
+    batch_size rows of max_seq_len tokens, never splitting an example; `packed_batch` lays them out so.
     """
     order = list(range(len(lengths)))
     random.Random(seed * 100_003 + epoch).shuffle(order)
     if not packing:
         return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    budget = batch_size * max_seq_len
     batches: list[list[int]] = []
     current: list[int] = []
-    used = 0
     for index in order:
-        if current and used + lengths[index] > budget:
+        if current and len(first_fit([lengths[i] for i in [*current, index]], max_seq_len)) > batch_size:
             batches.append(current)
-            current, used = [], 0
+            current = []
         current.append(index)
-        used += lengths[index]
     if current:
         batches.append(current)
     return batches
+
+
+def first_fit(sizes: Sequence[int], capacity: int) -> list[list[int]]:
+    """Positions of `sizes` grouped into rows of at most `capacity`, each put in the first row it fits."""
+    rows: list[list[int]] = []
+    free: list[int] = []
+    for position, size in enumerate(sizes):
+        fits = next((n for n, room in enumerate(free) if size <= room), None)
+        if fits is None:
+            rows.append([position])
+            free.append(capacity - size)
+        else:
+            rows[fits].append(position)
+            free[fits] -= size
+    return rows
 
 
 def padded_batch(rows: Sequence[TokenRow], pad_id: int) -> dict[str, torch.Tensor]:
@@ -158,29 +170,22 @@ def padded_batch(rows: Sequence[TokenRow], pad_id: int) -> dict[str, torch.Tenso
 
 
 def packed_batch(rows: Sequence[TokenRow], max_seq_len: int, pad_id: int) -> dict[str, torch.Tensor]:
-    """Examples laid end to end in rows of at most `max_seq_len` tokens (first fit, longest first), so
-    padding is only each row's tail. Position ids restart at each example, which transformers turns into a
-    block-diagonal causal mask (flash-attention kernels read them as varlen boundaries), so no example
-    attends to another. Rows, not one long sequence: under SDPA a masked row still costs its full length
-    squared in attention (one 902-token row trained at 158 tok/s where rows of 256 ran at 205, SmolLM2 on
-    CPU). Every example starts with masked prompt tokens, so no loss crosses a boundary either; a row's
-    padding is a segment of its own, after the rest.
+    """Examples laid end to end in rows of at most `max_seq_len` tokens (`first_fit`, in the order given),
+    so padding is only each row's tail. Position ids restart at each example, which transformers' SDPA and
+    eager attention turn into a block-diagonal causal mask, so no example attends to another. (Its
+    flash-attention path reads them so only for a single row, hence `prepare_model` refuses packing
+    there.) Rows, not one long sequence: under SDPA a masked row still costs its full length squared in
+    attention (one 902-token row trained at 158 tok/s where rows of 256 ran at 205, SmolLM2 on CPU).
+    Every example starts with masked prompt tokens, so no loss crosses a boundary either; a row's padding
+    is a segment of its own, after the rest.
     """
-    packed: list[list[TokenRow]] = []
-    free: list[int] = []
-    for row in sorted(rows, key=lambda row: len(row.input_ids), reverse=True):
-        size = len(row.input_ids)
-        fits = next((n for n, room in enumerate(free) if size <= room), None)
-        if fits is None:
-            packed.append([row])
-            free.append(max_seq_len - size)
-        else:
-            packed[fits].append(row)
-            free[fits] -= size
-    width = max_seq_len - min(free)
+    packed = [
+        [rows[n] for n in members] for members in first_fit([len(row.input_ids) for row in rows], max_seq_len)
+    ]
+    width = max(sum(len(row.input_ids) for row in members) for members in packed)
     input_ids, labels, positions = [], [], []
-    for members, room in zip(packed, free, strict=True):
-        pad = width - (max_seq_len - room)
+    for members in packed:
+        pad = width - sum(len(row.input_ids) for row in members)
         input_ids.append([token for row in members for token in row.input_ids] + [pad_id] * pad)
         labels.append([label for row in members for label in row.labels] + [IGNORE_INDEX] * pad)
         positions.append([p for row in members for p in range(len(row.input_ids))] + list(range(pad)))

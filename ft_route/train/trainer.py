@@ -347,6 +347,12 @@ def weights_dtype(config: TrainConfig, device: torch.device) -> torch.dtype:
 
 def prepare_model(model: Any, config: TrainConfig, device: torch.device) -> Any:
     """LoRA adapters or all weights trainable, gradient checkpointing where it pays (GPU), on `device`."""
+    attention = getattr(model.config, "_attn_implementation", None) or ""
+    if config.packing and "flash" in attention:
+        raise TrainingError(
+            f"packing puts several examples in each of several rows, which {attention} would let attend "
+            "to one another; train with attn_implementation='sdpa', or without --packing"
+        )
     model.to(device)
     checkpointing = config.gradient_checkpointing
     if checkpointing if checkpointing is not None else device.type == "cuda":
