@@ -2,7 +2,7 @@
 those in chunks whose gradients are taken on the spot.
 
 A causal LM's stock loss materialises logits for every position (tokens × vocabulary, in fp32 for the
-softmax) and keeps them for the backward pass: 16 × 1024 tokens × Qwen2.5's 151,936 entries are 10 GB
+softmax) and keeps them for the backward pass: 16 × 1024 tokens × Qwen2.5's 151,936 entries are 9.3 GiB
 before their gradient. That is what ran the 1.5B shape out of memory in the baseline. Here the prompt
 positions, which carry no loss, never reach the output layer, and the answer positions go through it a
 chunk at a time: each chunk's logits live only long enough to yield its loss and its gradients, the
