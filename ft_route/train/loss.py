@@ -32,7 +32,7 @@ def answer_loss(model: Any, batch: dict[str, torch.Tensor], num_items_in_batch: 
     """Summed cross-entropy over the batch's answer tokens divided by `num_items_in_batch`: the value of
     `model(**batch, num_items_in_batch=n).loss`, computed without its full-vocabulary logits.
     """
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = causal_lm_of(model)
     if not fusable(causal_lm):
         return model(**batch, use_cache=False, num_items_in_batch=num_items_in_batch).loss
     body_inputs = {name: tensor for name, tensor in batch.items() if name != "labels"}
@@ -43,6 +43,11 @@ def answer_loss(model: Any, batch: dict[str, torch.Tensor], num_items_in_batch: 
     head = causal_lm.get_output_embeddings()
     summed = linear_cross_entropy(hidden[:, :-1][answer], head.weight, targets[answer], head.bias)
     return summed / num_items_in_batch
+
+
+def causal_lm_of(model: Any) -> Any:
+    """The transformers model under a PEFT wrapper, or the model itself when it has none."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def fusable(causal_lm: Any) -> bool:

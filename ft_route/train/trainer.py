@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler, set
 
 from ft_route.records import ADAPTER_DIR, EVAL_FILE, MODEL_DIR, TRAIN_FILE, SFTExample, data_hash
 from ft_route.train.cards import TrainingCard, summarize_losses
-from ft_route.train.loss import answer_loss
+from ft_route.train.loss import answer_loss, causal_lm_of
 from ft_route.train.presets import TrainConfig
 from ft_route.train.sft_data import (
     IGNORE_INDEX,
@@ -379,7 +379,7 @@ def compile_layers(model: Any) -> None:
     compiling each layer rather than the whole model compiles one graph, in a fraction of the time, and
     leaves the loss (which calls the decoder directly) and gradient checkpointing as they are.
     """
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = causal_lm_of(model)
     layers = getattr(causal_lm.get_decoder(), "layers", None)
     if layers is None:
         raise TrainingError(
