@@ -30,9 +30,9 @@ from pathlib import Path
 
 import httpx
 
-from eval.store import LIVE_RUN, ResultRow, ResultStore
 from gateway.keys import KeyFile
 from kgft.contract import Answer, Citation, Cost, Question
+from kgft.results_store import LIVE_RUN, ResultRow, ResultStore
 from kgft.settings import Settings
 
 ANSWER_COST_USD = Decimal("0.0001")

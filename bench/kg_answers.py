@@ -28,8 +28,9 @@ from kg_route.factory import linker_from_store
 from kg_route.ingest import ingest_legal, ingest_medical
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
-from kg_route.store import GraphStore, open_store
+from kg_route.store import open_store
 from kgft.contract import Question
+from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 

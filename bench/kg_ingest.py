@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kg_route.ingest import IngestSummary, ingest_legal, ingest_medical
-from kg_route.store import GraphStore, open_store
+from kg_route.store import open_store
+from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 

@@ -30,7 +30,7 @@ from kg_route.linking.embedding import EmbeddingIndex
 from kg_route.linking.linker import EntityLinker, NameEntry
 from kg_route.linking.matcher import GENERIC_NAMES, NameMatcher, normalize
 from kg_route.linking.sources import cmekg_graph, linker_inputs, statute_nodes, subject_ids
-from kg_route.store.base import EdgeRow
+from kgft.graph_store import EdgeRow
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE_SEED = 20240601

@@ -16,8 +16,8 @@ from typing import Any
 
 from eval.items import EvalItem
 from eval.metrics import LLMJudge, score_answer
-from eval.store import ResultRow, ResultStore
 from kgft.contract import Answer, Route
+from kgft.results_store import ResultRow, ResultStore
 
 OnAnswered = Callable[[str, int], None]  # (route name, how many items just got rows)
 

@@ -34,9 +34,9 @@ from eval.stats import (
     sample_size_line,
     unpaired_bootstrap_diff,
 )
-from eval.store import ResultRow
 from kgft.errors import KgftError
 from kgft.ledger import LedgerEntry
+from kgft.results_store import ResultRow
 
 PREFERRED_ORDER = ("kg", "ft", "llm")  # the main comparison is KG − FT unless the caller names others
 USD_PLACES = Decimal("1e-10")  # a tenth of a micro-dollar: finer than any per-token price

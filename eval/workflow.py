@@ -16,12 +16,12 @@ from eval.datasets import load_dataset
 from eval.metrics import LLMJudge
 from eval.run_dir import open_run, read_run
 from eval.runner import RunOutcome, run_routes
-from eval.store import ResultStore
 from kgft.backends import create_backend
 from kgft.cli_context import err
 from kgft.errors import KgftError
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
+from kgft.results_store import ResultStore
 from kgft.routes import build_route
 from kgft.settings import Settings
 

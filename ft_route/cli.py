@@ -44,7 +44,7 @@ def ft_data(
     settings, prices = context.settings, context.prices
     store = None
     if from_kg:
-        from kg_route.factory import open_graph
+        from kgft.graph_store import open_graph
 
         store = open_graph(settings)
     card = build_dataset(

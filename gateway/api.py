@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from eval.store import ResultStore, StoreError
 from gateway.chat import ChatRequest, completion, to_question
 from gateway.errors import ApiError, parse
 from gateway.keys import ApiKey
@@ -26,6 +25,7 @@ from gateway.service import Caller, Clock, Gateway, new_response_id
 from gateway.streaming import stream_completion
 from gateway.timing import CLOCK
 from kgft.contract import Domain
+from kgft.results_store import ResultStore, StoreError
 
 _JSON = "application/json"
 

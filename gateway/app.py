@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from eval.store import LIVE_RUN, ResultStore
 from gateway.api import api_router
 from gateway.dispatch import Dispatcher
 from gateway.errors import error_response
@@ -29,6 +28,7 @@ from gateway.web import build_router
 from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
+from kgft.results_store import LIVE_RUN, ResultStore
 from kgft.routes import route_names
 from kgft.settings import Settings
 

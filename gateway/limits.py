@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from eval.store import ResultRow
+from kgft.results_store import ResultRow
 
 
 @dataclass

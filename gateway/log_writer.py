@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from eval.store import ResultRow, ResultStore
+from kgft.results_store import ResultRow, ResultStore
 
 log = logging.getLogger("kgft.gateway")
 _BATCH_ROWS = 500

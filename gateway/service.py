@@ -12,7 +12,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from eval.store import LIVE_RUN, ResultRow
 from gateway.dispatch import Call, Dispatcher, RouteFailure, TextRelay
 from gateway.errors import ApiError
 from gateway.keys import ApiKey, KeyRing
@@ -21,6 +20,7 @@ from gateway.log_writer import LogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Plan, Router, UnknownModel
 from kgft.contract import Answer, Question
+from kgft.results_store import LIVE_RUN, ResultRow
 
 _LOADING_RETRY_S = "5"
 # Receives (route, text piece) on the event loop while a streaming route writes its answer.

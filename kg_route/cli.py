@@ -15,7 +15,7 @@ from kgft.cli_context import Context, err
 
 if TYPE_CHECKING:
     from kg_route.ingest import IngestSummary
-    from kg_route.store import GraphStore
+    from kgft.graph_store import GraphStore
 
 ingest_app = typer.Typer(help="Build the knowledge graph the KG route reads (idempotent, resumable).")
 
@@ -50,7 +50,7 @@ def ingest_medical_command(
 
 def _ingest_and_report(context: Context, run: Callable[[GraphStore, Context], IngestSummary]) -> None:
     """Open the configured graph, run one ingestion into it, print its summary, close the graph."""
-    from kg_route.factory import open_graph
+    from kgft.graph_store import open_graph
 
     store = open_graph(context.settings)
     try:

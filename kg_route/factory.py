@@ -7,8 +7,8 @@ from kg_route.linking.embedding import FALLBACK_KINDS, EmbeddingIndex
 from kg_route.linking.sources import LINKED_KINDS, linker_inputs
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
-from kg_route.store import GraphStore, NodeRow, open_store
 from kgft.errors import KgftError
+from kgft.graph_store import GraphStore, NodeRow, open_graph
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -20,11 +20,6 @@ _NAMES = (
 # (bench/kg_linking.py). Below 0.90 a match is a guess; only the best one is kept.
 EMBEDDING_MIN_SCORE = 0.90
 _SUBJECTS = "MATCH (n:Node)-[r:REL]->(:Node) WHERE n.kind IN $kinds RETURN DISTINCT n.id AS id"
-
-
-def open_graph(settings: Settings) -> GraphStore:
-    password = settings.graph_password.get_secret_value() if settings.graph_password else None
-    return open_store(settings.graph_url, settings.graph_user, password)
 
 
 def linker_from_store(store: GraphStore, settings: Settings) -> EntityLinker:

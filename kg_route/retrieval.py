@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kg_route.facts import Fact
 from kg_route.linking import EntityLinker, Link
 from kg_route.readers import char_ngrams
-from kg_route.store.base import GraphStore
+from kgft.graph_store import GraphStore
 
 STRUCTURE = ["HAS_CHAPTER", "HAS_SECTION", "HAS_ARTICLE"]
 # Lookups go through `{id: $id}` so engines use the primary-key index; `WHERE n.id IN $ids` scans

@@ -28,8 +28,7 @@ from kg_route.cypher_guard import DEFAULT_LIMIT, UnsafeCypherError, read_only_cy
 from kg_route.facts import Fact
 from kg_route.integrations.langchain_graph import ReadOnlyGraph
 from kg_route.retrieval import Retrieval
-from kg_route.store.base import GraphStore
-from kg_route.store.errors import GraphStoreError
+from kgft.graph_store import GraphStore, GraphStoreError
 
 SOURCE = "text2cypher"
 # A small model goes on to invent the next few-shot example; its query ends where that begins.

@@ -1,21 +1,14 @@
-"""The `kgft` command line. Every failure ends as one line on stderr and a non-zero exit."""
+"""The core's own commands, `kgft llm` and `kgft ask`: one backend, or one route through the contract."""
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from eval.cli import eval_app, ledger_app
-from ft_route.cli import ft_app
-from gateway.cli import keys_app, serve
-from kg_route.cli import ingest_app
 from kgft.answers import ask
 from kgft.backends import create_backend
 from kgft.cli_context import Context, err
@@ -23,26 +16,7 @@ from kgft.contract import Answer, Question
 from kgft.errors import KgftError
 from kgft.routes import build_route
 
-app = typer.Typer(
-    help="kgft: knowledge graph + base model vs. domain fine-tuning, with accuracy and full cost measured.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(ft_app, name="ft")
-app.add_typer(keys_app, name="keys")
-app.command("serve")(serve)
-app.add_typer(eval_app, name="eval")
-app.add_typer(ledger_app, name="ledger")
 
-
-@app.callback()
-def _root(ctx: typer.Context) -> None:
-    ctx.obj = Context()
-
-
-@app.command()
 def llm(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="the prompt to send")],
@@ -70,7 +44,6 @@ def llm(
         model.close()
 
 
-@app.command("ask")
 def ask_route(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="the question, e.g. 刑法第二百三十二条规定了什么？")],
@@ -93,31 +66,6 @@ def ask_route(
     for number, citation in enumerate(answer.citations, 1):
         err.print(f"[{number}] {citation.source}: {citation.text[:80]}", markup=False, highlight=False)
     _print_summary(answer)
-
-
-@app.command()
-def demo(
-    ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="the run folder the report is written to")] = Path("runs/demo"),
-    n: Annotated[int, typer.Option("--n", min=2, help="questions to ask each route")] = 50,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
-    ] = None,
-) -> None:
-    """Build both routes, run them on the same legal questions, write the report and print the verdict."""
-    from kgft.demo import run_demo
-
-    context: Context = ctx.obj
-    shared = Path("..") / "shared" / "data"
-    result = run_demo(
-        context.settings,
-        context.prices,
-        out=out,
-        n=n,
-        data_dir=data_dir or (shared if shared.is_dir() else None),
-    )
-    print(result.verdict)
-    err.print(f"report: {result.report.resolve()}", markup=False, highlight=False)
 
 
 def _parse_options(raw: list[str]) -> dict[str, str] | None:
@@ -143,26 +91,3 @@ def _print_summary(answer: Answer) -> None:
     cost = f"${answer.cost.runtime_usd:.8f}" if answer.cost.priced else "unpriced"
     table.add_row("cost", f"{cost}  [dim]{escape(answer.cost.basis)}[/dim]")
     err.print(table)
-
-
-def main() -> None:
-    """Entry point: turn every error into one line, unless KGFT_DEBUG asks for the traceback."""
-    try:
-        app()
-    except KgftError as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "input"
-        _fail(f"invalid {where}: {first['msg']}")
-    except KeyboardInterrupt:
-        _fail("interrupted", code=130)
-    except Exception as exc:
-        if os.environ.get("KGFT_DEBUG"):
-            raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (set KGFT_DEBUG=1 for a traceback)")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
-    raise SystemExit(code)

@@ -1,28 +1,32 @@
-"""Route name → builder. Imports are lazy: the CLI, gateway and eval see routes only as `Route`."""
+"""Route name → builder, found through the `kgft.routes` entry point group.
+
+The routes declare themselves in pyproject.toml, so the core imports none of them: the CLI, gateway and
+eval see a route only as a `Route`, and a new route is a package with a builder and one entry point.
+"""
 
 from __future__ import annotations
 
-from importlib import import_module
+from importlib.metadata import EntryPoint, entry_points
 
 from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
-_BUILDERS: dict[str, str] = {
-    "kg": "kg_route.factory:build_route",
-    "ft": "ft_route.serve.factory:build_route",
-    "llm": "kgft.plain_route:build_route",
-}
+ROUTES = "kgft.routes"  # entry point group: name -> build_route(settings, prices) -> Route
 
 
 def route_names() -> list[str]:
-    return sorted(_BUILDERS)
+    return sorted(_builders())
 
 
 def build_route(name: str, settings: Settings, prices: PriceBook) -> Route:
-    if name not in _BUILDERS:
-        raise KgftError(f"unknown route '{name}'; use one of: {', '.join(route_names())}")
-    module_name, _, function = _BUILDERS[name].partition(":")
-    route: Route = getattr(import_module(module_name), function)(settings, prices)
+    builders = _builders()
+    if name not in builders:
+        raise KgftError(f"unknown route '{name}'; use one of: {', '.join(sorted(builders))}")
+    route: Route = builders[name].load()(settings, prices)
     return route
+
+
+def _builders() -> dict[str, EntryPoint]:
+    return {point.name: point for point in entry_points(group=ROUTES)}

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from eval.store import ResultStore
 from gateway.app import create_app
 from kgft.contract import Answer, Citation, Cost, OnText, Question, Usage
 from kgft.pricing import PriceBook
+from kgft.results_store import ResultStore
 from kgft.settings import Settings
 
 PROMPT_TOKENS = 12

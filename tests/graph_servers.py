@@ -22,7 +22,8 @@ import neo4j
 import pytest
 from testcontainers.community.neo4j import Neo4jContainer
 
-from kg_route.store import GraphStore, open_store
+from kg_route.store import open_store
+from kgft.graph_store import GraphStore
 
 _READY_WITHIN_S = 60.0
 _STOP_WITHIN_S = 30.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.store import ResultStore
+from kgft.results_store import ResultStore
 
 KGFT = str(Path(sys.executable).parent / "kgft")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

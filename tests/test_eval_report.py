@@ -14,9 +14,9 @@ import pytest
 
 from eval.report import write_report
 from eval.stats import mcnemar_exact_p
-from eval.store import ResultRow
 from eval.summary import build_summary
 from kgft.ledger import LedgerEntry
+from kgft.results_store import ResultRow
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 CATEGORIES = ("刑法", "民法", "cardiology", "contract <law>")  # <law>: user text that must be escaped

@@ -8,8 +8,8 @@ from decimal import Decimal
 from eval.items import EvalItem
 from eval.metrics import Judgement
 from eval.runner import run_routes
-from eval.store import ResultStore
 from kgft.contract import Answer, Cost, Question, Timings
+from kgft.results_store import ResultStore
 
 
 class LetterRoute:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from eval.store import ResultRow, ResultStore, StoreError
+from kgft.results_store import ResultRow, ResultStore, StoreError
 
 # scripts/start_postgres.sh makes this role and database; PG_TEST_URL points elsewhere.
 POSTGRES_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://kgft:kgft@127.0.0.1:5432/kgft_test")

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.store import LIVE_RUN, ResultStore
 from gateway.app import create_app
 from kgft.contract import Answer
 from kgft.pricing import PriceBook
+from kgft.results_store import LIVE_RUN, ResultStore
 from kgft.settings import Settings
 from tests.gateway_fakes import COMPLETION_TOKENS, PROMPT_TOKENS, FakeRoute, chat_body, make_app
 

@@ -17,12 +17,12 @@ import httpx
 import pytest
 import uvicorn
 
-from eval.store import LIVE_RUN, ResultStore
 from gateway.app import create_app
 from gateway.keys import KeyFile
 from kg_route.ingest import ingest_legal
 from kg_route.store import open_store
 from kgft.pricing import PriceBook
+from kgft.results_store import LIVE_RUN, ResultStore
 from kgft.settings import Settings
 from tests.openai_server import free_port, openai_server  # noqa: F401
 

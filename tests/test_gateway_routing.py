@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.store import LIVE_RUN
 from gateway.routing import Router, sticky_point
 from kgft.errors import KgftError
+from kgft.results_store import LIVE_RUN
 from kgft.settings import GatewayExperiment, Settings
 from tests.gateway_fakes import FakeRoute, chat_body, make_app
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.store import LIVE_RUN, ResultRow
 from gateway.keys import KEY_PREFIX, KeyFile, KeyRing, hash_key
 from gateway.limits import RateLimiter, seconds_to_next_month
 from kgft.errors import KgftError
+from kgft.results_store import LIVE_RUN, ResultRow
 from tests.gateway_fakes import FakeRoute, chat_body, make_app
 
 KGFT = str(Path(sys.executable).parent / "kgft")

@@ -8,7 +8,7 @@ import threading
 
 from fastapi.testclient import TestClient
 
-from eval.store import LIVE_RUN
+from kgft.results_store import LIVE_RUN
 from tests.gateway_fakes import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kg_route.store import EdgeRow, GraphStore, GraphStoreError, NodeRow, open_store
+from kg_route.store import open_store
+from kgft.graph_store import EdgeRow, GraphStore, GraphStoreError, NodeRow
 from tests.graph_servers import free_port
 
 INJECTION = "'}) DETACH DELETE n //"

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from kg_route.ingest import IngestSourceError, IngestSummary, ingest_legal, ingest_medical, normalize_name
-from kg_route.store import EdgeRow, GraphStore, NodeRow, open_store
+from kg_route.store import open_store
+from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.settings import Settings

@@ -13,7 +13,7 @@ from bench.kg_linking import disease_questions, lexeval_questions, read_jsonl, s
 from kg_route.linking import EntityLinker, Link, NameEntry, find_article_refs, int_to_zh, zh_to_int
 from kg_route.linking.embedding import EmbeddingIndex
 from kg_route.linking.sources import cmekg_graph, linker_inputs, statute_nodes, subject_ids
-from kg_route.store.base import EdgeRow, NodeRow
+from kgft.graph_store import EdgeRow, NodeRow
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(

@@ -17,10 +17,10 @@ from kg_route.ingest import ingest_medical
 from kg_route.integrations.langchain_graph import ReadOnlyGraph
 from kg_route.integrations.langchain_llm import KgftChatModel
 from kg_route.integrations.langchain_retriever import KGLangChainRetriever
-from kg_route.store import GraphStore
 from kg_route.text2cypher import SOURCE, Text2CypherRetriever, facts_from_rows
 from kgft.backends import create_backend
 from kgft.errors import UnsupportedError
+from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 

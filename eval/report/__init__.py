@@ -10,7 +10,7 @@ from typing import Any
 from eval.report.html import render_html
 from eval.report.markdown import render_markdown
 from eval.report.plots import draw_plots
-from eval.store import ResultRow
+from kgft.results_store import ResultRow
 
 
 def write_report(summary: dict[str, Any], rows: Sequence[ResultRow], out_dir: Path) -> dict[str, Path]:

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from eval.costs import RouteCosts, cost_curve
-from eval.store import ResultRow
+from kgft.results_store import ResultRow
 
 ROUTE_COLOURS = {"kg": "#1f6fb4", "ft": "#e8710a", "llm": "#7f7f7f"}
 OTHER_COLOURS = ("#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")

@@ -44,8 +44,8 @@ from ft_route.records import (
     data_hash,
     write_examples,
 )
-from kg_route.store.base import GraphStore
 from kgft.backends.base import LLMBackend
+from kgft.graph_store import GraphStore
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook
 from kgft.settings import Settings

@@ -12,7 +12,7 @@ import random
 
 from ft_route.records import SFTExample
 from kg_route.linking.law_aliases import CURRENT_STATUS, PRC_PREFIX
-from kg_route.store.base import GraphStore
+from kgft.graph_store import GraphStore
 
 ARTICLE_TEMPLATES = ("《{law}》{number}是怎么规定的？", "请说明《{law}》{number}的规定。")
 # The disease facts worth asking about, each with its question and the answer's lead-in.

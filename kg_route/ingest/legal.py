@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Skips, Source, ingest
-from kg_route.store.base import EdgeRow, GraphStore, NodeRow
+from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 

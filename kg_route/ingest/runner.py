@@ -19,8 +19,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kg_route.store.base import EdgeRow, GraphStore, NodeRow
 from kgft.errors import KgftError
+from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook
 from kgft.settings import Settings

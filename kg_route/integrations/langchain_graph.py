@@ -13,8 +13,8 @@ from langchain_neo4j.graphs.graph_document import GraphDocument
 from neo4j_graphrag.schema import format_schema
 
 from kg_route.cypher_guard import read_only_cypher
-from kg_route.store.base import GraphStore
 from kgft.errors import UnsupportedError
+from kgft.graph_store import GraphStore
 
 _KINDS = "MATCH (n:Node) RETURN n.kind AS value, count(*) AS n ORDER BY n DESC, value LIMIT $limit"
 _TYPES = "MATCH ()-[r:REL]->() RETURN r.type AS value, count(*) AS n ORDER BY n DESC, value LIMIT $limit"

@@ -14,7 +14,7 @@ from kg_route.ingest.legal import plan_legal, read_statutes, statute_files
 from kg_route.ingest.medical import plan_medical, triple_files
 from kg_route.linking.law_aliases import LawVersion, law_entries
 from kg_route.linking.linker import ArticleKey, NameEntry
-from kg_route.store.base import EdgeRow, NodeRow
+from kgft.graph_store import EdgeRow, NodeRow
 
 # Kinds a question names. Ingredient (水, 糖 ...), Cause, Category, Effect, Population, Examination and
 # Treatment objects are mostly everyday words in running text and stay out.

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kg_route.store.base import EdgeRow, GraphStore, NodeRow
 from kg_route.store.bolt_store import BoltStore
-from kg_route.store.errors import GraphStoreError
 from kg_route.store.ladybug_store import LadybugStore
+from kgft.graph_store import GraphStore, GraphStoreError
 
-__all__ = ["EdgeRow", "GraphStore", "GraphStoreError", "NodeRow", "open_store"]
+__all__ = ["open_store"]
 
 _LADYBUG = "ladybug:"
 # The schemes the neo4j driver itself accepts: direct (bolt) or routed (neo4j), plain or TLS.
@@ -18,7 +17,8 @@ _FORMS = "ladybug:PATH, bolt://HOST:PORT[/DATABASE] or neo4j://HOST:PORT[/DATABA
 
 
 def open_store(url: str, user: str | None = None, password: str | None = None) -> GraphStore:
-    """The one place a graph URL becomes an engine; user and password matter to Bolt servers only."""
+    """The one place a graph URL becomes an engine (the `kgft.graph_stores` entry point); user and
+    password matter to Bolt servers only."""
     if url.startswith(_LADYBUG) and url.removeprefix(_LADYBUG):
         return LadybugStore(Path(url.removeprefix(_LADYBUG)).expanduser())
     if url.startswith(_BOLT):

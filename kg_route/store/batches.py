@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from kg_route.store.base import EdgeRow, NodeRow
-from kg_route.store.errors import GraphStoreError
+from kgft.graph_store import EdgeRow, GraphStoreError, NodeRow
 
 T = TypeVar("T")
 

@@ -1,10 +1,4 @@
-"""Graph store failures, reported to a user as one line like every other kgft error."""
-
-from kgft.errors import KgftError
-
-
-class GraphStoreError(KgftError):
-    """A graph store URL is malformed, its engine cannot be reached, or a batch was refused."""
+"""Engine errors as a user reads them: one line, like every other kgft error."""
 
 
 def first_line(exc: BaseException) -> str:

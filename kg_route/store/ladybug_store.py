@@ -23,9 +23,9 @@ import ladybug
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kg_route.store.base import EdgeRow, NodeRow
 from kg_route.store.batches import distinct_edges, endpoint_ids, last_per_id, refuse_missing_endpoints
-from kg_route.store.errors import GraphStoreError, first_line
+from kg_route.store.errors import first_line
+from kgft.graph_store import EdgeRow, GraphStoreError, NodeRow
 
 _NODE_COLUMNS = [field.name for field in fields(NodeRow)]
 _SCHEMA = (

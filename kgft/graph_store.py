@@ -1,16 +1,25 @@
-"""The graph store seam: one portable property-graph shape, two real engines behind it.
+"""The graph store seam: one portable property-graph shape, real engines behind it.
 
 Shape (the same on Ladybug and Neo4j, so ingestion and retrieval are one code path):
   (:Node {id, kind, name, text, source, props})  -- props is a JSON object as a string
   (:Node)-[:REL {type}]->(:Node)                 -- type is the relation's name, e.g. HAS_ARTICLE, 常见症状
 `kind` carries the node type (Law, Chapter, Section, Article, Disease, Drug, Symptom, ...).
+
+The engines live in kg_route; the core finds them through the `kgft.graph_stores` entry point, so a
+part that only reads the graph (FT data, eval's KG-derived sets) needs the seam, not kg_route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
+
+from kgft.errors import KgftError
+from kgft.settings import Settings
+
+GRAPH_STORES = "kgft.graph_stores"  # entry point group: name -> open_store(url, user, password)
 
 
 @dataclass(frozen=True)
@@ -55,3 +64,21 @@ class GraphStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class GraphStoreError(KgftError):
+    """A graph store URL is malformed, its engine cannot be reached, or a batch was refused."""
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    """The graph `KGFT_GRAPH` names, opened by the installed engine package."""
+    password = settings.graph_password.get_secret_value() if settings.graph_password else None
+    return _store_opener()(settings.graph_url, settings.graph_user, password)
+
+
+def _store_opener() -> Callable[[str, str | None, str | None], GraphStore]:
+    found = sorted(entry_points(group=GRAPH_STORES), key=lambda point: point.name)
+    if not found:
+        raise GraphStoreError(f"no graph store engine is installed (entry point group {GRAPH_STORES})")
+    opener: Callable[[str, str | None, str | None], GraphStore] = found[0].load()
+    return opener

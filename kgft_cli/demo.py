@@ -8,18 +8,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from kgft.cli_context import err
+import typer
+
+from kgft.cli_context import Context, err
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
 LEXEVAL_DIR = Path("legal") / "eval" / "lexeval"
+SHARED_DATA = Path("..") / "shared" / "data"
 
 
 @dataclass(frozen=True)
 class DemoResult:
     report: Path
     verdict: str
+
+
+def demo(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="the run folder the report is written to")] = Path("runs/demo"),
+    n: Annotated[int, typer.Option("--n", min=2, help="questions to ask each route")] = 50,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
+    ] = None,
+) -> None:
+    """Build both routes, run them on the same legal questions, write the report and print the verdict."""
+    context: Context = ctx.obj
+    result = run_demo(
+        context.settings,
+        context.prices,
+        out=out,
+        n=n,
+        data_dir=data_dir or (SHARED_DATA if SHARED_DATA.is_dir() else None),
+    )
+    print(result.verdict)
+    err.print(f"report: {result.report.resolve()}", markup=False, highlight=False)
 
 
 def run_demo(
@@ -43,8 +68,8 @@ def run_demo(
 
 
 def _ingest_statutes(settings: Settings, prices: PriceBook) -> None:
-    from kg_route.factory import open_graph
     from kg_route.ingest import ingest_legal
+    from kgft.graph_store import open_graph
 
     store = open_graph(settings)
     try:

@@ -1,0 +1,1 @@
+"""The shell: the `kgft` command and the demo, composed from above every part (README: Architecture)."""
