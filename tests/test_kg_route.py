@@ -188,7 +188,7 @@ def test_unreachable_graph_store_names_its_url(tmp_path):
 
 def criminal_law_jsonl(folder: Path) -> Path:
     """刑法's 505 articles from the shipped laws.db, in the JSONL shape of ../shared/data/legal/statutes."""
-    from kg_route.ingest.legal import default_laws_db
+    from kgft.sources.statutes import default_laws_db
 
     folder.mkdir()
     with sqlite3.connect(default_laws_db()) as db:

