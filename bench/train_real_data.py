@@ -27,9 +27,10 @@ from typing import Any
 import torch
 
 from ft_route.train import resolve
+from ft_route.train.batches import load_dataset
 from ft_route.train.loss import answer_loss
+from ft_route.train.setup import build_optimizer, load_model, resolve_base
 from ft_route.train.sft_data import IGNORE_INDEX, TokenRow, collate, epoch_batches, tokenize_examples
-from ft_route.train.trainer import build_optimizer, load_dataset, load_model, resolve_base
 from kgft.settings import Settings
 
 LossFn = Callable[[Any, dict[str, torch.Tensor], int], torch.Tensor]

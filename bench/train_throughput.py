@@ -35,13 +35,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ft_route.train import resolve
-from ft_route.train.trainer import (
-    build_optimizer,
-    build_scheduler,
-    prepare_model,
-    train_step,
-    weights_dtype,
-)
+from ft_route.train.setup import build_optimizer, build_scheduler, prepare_model, weights_dtype
+from ft_route.train.trainer import train_step
 from kgft.pricing import PriceBook, money
 
 # The shapes of the baseline's models; random weights, so no download.

@@ -179,7 +179,8 @@ def test_packed_rows_score_exactly_like_padded_rows(tiny_base):
 
 def test_a_step_loss_is_the_mean_over_all_answer_tokens_however_they_are_split(tiny_base):
     """Gradient accumulation must not turn the mean of a step into a sum or a mean of means."""
-    from ft_route.train.trainer import build_optimizer, build_scheduler, load_model, train_step
+    from ft_route.train.setup import build_optimizer, build_scheduler, load_model
+    from ft_route.train.trainer import train_step
 
     config = tiny_config(tiny_base, lora_dropout=0.0, learning_rate=1e-9)
     tokenizer, model = load_model(tiny_base, config, torch.device("cpu"))
@@ -221,7 +222,7 @@ def test_packed_training_runs_and_counts_no_padding(tmp_path, tiny_base, dataset
 
 
 def test_packing_refuses_flash_attention_which_would_mix_the_examples_of_a_row(tiny_base):
-    from ft_route.train.trainer import prepare_model
+    from ft_route.train.setup import prepare_model
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     model.config._attn_implementation = "flash_attention_2"
