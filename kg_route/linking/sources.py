@@ -10,11 +10,13 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from kg_route.ingest.legal import plan_legal, read_statutes, statute_files
-from kg_route.ingest.medical import plan_medical, triple_files
+from kg_route.ingest.legal import plan_legal
+from kg_route.ingest.medical import plan_medical
 from kg_route.linking.law_aliases import LawVersion, law_entries
 from kg_route.linking.linker import ArticleKey, NameEntry
 from kgft.graph_store import EdgeRow, NodeRow
+from kgft.sources.cmekg import triple_files
+from kgft.sources.statutes import read_statutes, statute_files
 
 # Kinds a question names. Ingredient (水, 糖 ...), Cause, Category, Effect, Population, Examination and
 # Treatment objects are mostly everyday words in running text and stay out.
