@@ -20,7 +20,10 @@ ledger_app = typer.Typer(help="The build-cost ledger: what it cost to build each
 @eval_app.command("run")
 def run_command(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option(help="lexeval-1_2, pubmedqa, kg-legal, ... or a JSONL/CSV path")],
+    dataset: Annotated[
+        str,
+        typer.Option(help="lexeval-1_2, pubmedqa, kg-legal[:N] (from the graph), ... or a JSONL/CSV path"),
+    ],
     out: Annotated[Path, typer.Option(help="the run's folder; running again resumes it")],
     routes: Annotated[str, typer.Option(help="comma-separated routes, e.g. kg,ft")] = "kg,ft",
     limit: Annotated[int | None, typer.Option(min=1, help="first N items only")] = None,

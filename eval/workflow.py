@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from eval.runner import RunOutcome, run_routes
 from kgft.backends import create_backend
 from kgft.cli_context import err
 from kgft.errors import KgftError
+from kgft.graph_store import open_graph
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.results_store import ResultStore
@@ -41,7 +43,9 @@ class EvalRequest:
 
 def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tuple[str, RunOutcome]:
     """Answers what the run folder's run lacks; returns its run id and what this call did."""
-    loaded = load_dataset(request.dataset, request.data_dir, seed=request.seed)
+    # A KG-derived set reads the graph and closes it before the routes are built: the KG route opens it next.
+    graph = partial(open_graph, settings)
+    loaded = load_dataset(request.dataset, request.data_dir, seed=request.seed, graph=graph)
     items = loaded.items[: request.limit] if request.limit else loaded.items
     if not items:
         raise KgftError(f"dataset '{request.dataset}' has no items")

@@ -47,19 +47,23 @@ def ft_data(
         from kgft.graph_store import open_graph
 
         store = open_graph(settings)
-    card = build_dataset(
-        domain,
-        out,
-        settings=settings,
-        prices=prices,
-        n=n,
-        sources=source or None,
-        kg_store=store,
-        difficulty_backend=create_backend(difficulty, settings) if difficulty else None,
-        teacher=create_backend(teacher, settings) if teacher else None,
-        eval_sets=eval_set or None,
-        seed=seed,
-    )
+    try:
+        card = build_dataset(
+            domain,
+            out,
+            settings=settings,
+            prices=prices,
+            n=n,
+            sources=source or None,
+            kg_store=store,
+            difficulty_backend=create_backend(difficulty, settings) if difficulty else None,
+            teacher=create_backend(teacher, settings) if teacher else None,
+            eval_sets=eval_set or None,
+            seed=seed,
+        )
+    finally:
+        if store is not None:
+            store.close()
     stages = " → ".join(f"{stage} {count}" for stage, count in card.stages.items())
     err.print(f"{out}: {card.train_examples} train, {card.eval_examples} eval; {stages}", markup=False)
     err.print(f"data_hash {card.data_hash}", markup=False)

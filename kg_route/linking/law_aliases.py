@@ -15,8 +15,7 @@ from itertools import groupby
 from typing import NamedTuple
 
 from kg_route.linking.linker import NameEntry
-
-PRC_PREFIX = "中华人民共和国"
+from kgft.graph_questions_facts import CURRENT_STATUS, PRC_PREFIX
 
 # Short forms people and benchmarks use that are not the name minus the prefix. LexEval 1_2 asks about
 # "中华人民共和国民法第X条", meaning the Civil Code. "民法" alone also starts "民法通则" (repealed, not in
@@ -25,8 +24,6 @@ PRC_PREFIX = "中华人民共和国"
 EXTRA_ALIASES: Mapping[str, tuple[str, ...]] = {
     "中华人民共和国民法典": ("中华人民共和国民法", "民法"),
 }
-
-CURRENT_STATUS = "现行有效"
 
 
 class LawVersion(NamedTuple):
