@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from kgft.errors import KgftError
 
 LIVE_RUN = "live"  # the run id gateway traffic is logged under
+_CREATE_ATTEMPTS = 3
 
 
 class StoreError(KgftError):
@@ -124,7 +125,7 @@ class ResultStore:
         self.url = url
         try:
             self.engine = sa.create_engine(url, pool_pre_ping=True, **_engine_options(url))
-            _metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
             where = _redacted(url)
             raise StoreError(f"cannot open the results store at {where}: {_first_line(exc)}") from exc
@@ -250,6 +251,18 @@ class ResultStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _create_tables(engine: sa.Engine) -> None:
+    """Two processes opening a new store at once (`kgft serve` and `kgft eval run`) race between
+    create_all's look and its CREATE; the loser finds the winner's tables when it looks again."""
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            _metadata.create_all(engine)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -110,3 +110,25 @@ def test_an_unreachable_store_is_one_clear_error(tmp_path):
     with pytest.raises(StoreError) as raised:
         ResultStore("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=1")
     assert "secret" not in str(raised.value)
+
+
+def test_a_store_opened_while_another_process_creates_its_tables_still_opens(tmp_path):
+    """The race `kgft serve` and `kgft eval run` run into on a new home: the table appears between
+    create_all's look and its CREATE."""
+    from kgft import results_store
+
+    url = f"sqlite:///{tmp_path / 'kgft.db'}"
+
+    def the_other_process_wins(target, connection, **_):
+        other = sa.create_engine(url)
+        with other.begin() as rival:
+            target.create(rival)
+        other.dispose()
+
+    sa.event.listen(results_store.results, "before_create", the_other_process_wins, once=True)
+    try:
+        store = ResultStore(url)
+    finally:
+        if sa.event.contains(results_store.results, "before_create", the_other_process_wins):
+            sa.event.remove(results_store.results, "before_create", the_other_process_wins)
+    assert store.rows("nothing-yet") == []
