@@ -3,11 +3,15 @@
 Unknown fields are tolerated as OpenAI tolerates them (tools, seed, ...). The last user message is the
 question; `domain` and MCQ `options` ride as extra fields (`extra_body` in the openai client), and
 `metadata.domain` works too. `max_tokens` and `temperature` are accepted but each route keeps its own.
+Without `options`, options written in the message ("…\nA: 甲\nB: 乙\n答案：") are read out of it, the route
+is asked the rest with them, and the reply names its pick in the format the instruction shows.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
+from weakref import WeakValueDictionary
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.errors import ApiError, invalid, validation_error
 from gateway.service import Served
 from kgft.contract import Domain, Question
+from kgft.options_in_text import AnswerTemplate, answer_template, fill, find_options
+
+OPTIONS_FROM_TEXT = "text"
+# Questions whose options came from the text, by id (= response id), while their request is served: the
+# endpoint hands the reply's formatting only the Served, and the question holds the template.
+_from_text: WeakValueDictionary[str, Question] = WeakValueDictionary()
 
 
 class _Tolerant(BaseModel):
@@ -53,10 +63,48 @@ class ChatRequest(_Tolerant):
 def to_question(request: ChatRequest, question_id: str, default_domain: Domain) -> Question:
     text = _last_user_text(request.messages)
     domain = request.domain or (request.metadata or {}).get("domain") or default_domain
+    parsed = find_options(text) if request.options is None else None
     try:
-        return Question(id=question_id, text=text, domain=domain, options=request.options)
+        if parsed is None:
+            return Question(id=question_id, text=text, domain=domain, options=request.options)
+        template = answer_template(text)
+        question = Question(
+            id=question_id,
+            text=parsed.stem,
+            domain=domain,
+            options=parsed.options,
+            metadata={
+                "options_from": OPTIONS_FROM_TEXT,
+                "answer_template": None if template is None else asdict(template),
+            },
+        )
     except ValidationError as exc:
         raise validation_error(exc) from exc
+    _from_text[question_id] = question
+    return question
+
+
+def options_from_text(question: Question) -> bool:
+    return question.metadata.get("options_from") == OPTIONS_FROM_TEXT
+
+
+def reply_text(served: Served) -> str:
+    """The route's text, or for options read from the message its pick in the instruction's format; an
+    abstention or an answer with no pick keeps the route's text (never a guessed letter)."""
+    answer = served.answer
+    question = _from_text.get(served.response_id)
+    if question is None or question.options is None or answer.abstained or answer.choice is None:
+        return answer.text
+    if answer.choice not in question.options:
+        return answer.text
+    shape = question.metadata.get("answer_template")
+    template = None if shape is None else AnswerTemplate(**shape)
+    return fill(template, answer.choice, question.options[answer.choice])
+
+
+def _with_source(served: Served, kgft: dict[str, Any]) -> dict[str, Any]:
+    question = _from_text.get(served.response_id)
+    return kgft | {"options_from": OPTIONS_FROM_TEXT} if question is not None else kgft
 
 
 def _last_user_text(messages: list[Message]) -> str:
@@ -104,13 +152,13 @@ def completion(served: Served, kgft: dict[str, Any]) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": served.answer.text},
+                    "message": {"role": "assistant", "content": reply_text(served)},
                     "logprobs": None,
                     "finish_reason": _finish_reason(served),
                 }
             ],
             "usage": _usage(served),
-            "kgft": kgft,
+            "kgft": _with_source(served, kgft),
         }
     )
 
@@ -160,4 +208,6 @@ class Chunks:
 def event_stream(served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
     """A whole answer as SSE, sent at once: what a route that does not stream gives a streaming client."""
     chunks = Chunks(served.response_id, served.created, served.route)
-    return chunks.opening(served.answer.text) + chunks.closing(served, kgft, include_usage)
+    return chunks.opening(reply_text(served)) + chunks.closing(
+        served, _with_source(served, kgft), include_usage
+    )

@@ -3,7 +3,8 @@
 The response starts with the first text piece, so a route that fails before writing anything is refused
 or falls back exactly as a whole answer is (same status, same headers); once text has left, a failure ends
 the stream with an error event. The answer is served in a task of its own, so it is charged and logged
-even when the client goes away mid-stream.
+even when the client goes away mid-stream. Options read from the message's text are answered whole: the
+reply is the pick in the instruction's format, which exists only once the route has picked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from gateway.chat import Chunks, event_stream
+from gateway.chat import Chunks, event_stream, options_from_text
 from gateway.errors import ApiError
 from gateway.routing import Plan
 from gateway.service import Caller, Clock, Gateway, Served
@@ -32,11 +33,8 @@ async def stream_completion(
 ) -> Response:
     """Raises ApiError, as `Gateway.serve` does, when the answer fails before any text was written."""
     pieces: _Pieces = asyncio.Queue()
-    serving = asyncio.ensure_future(
-        gateway.serve(
-            question, plan, caller, clock, "chat", lambda route, text: pieces.put_nowait((route, text))
-        )
-    )
+    on_text = None if options_from_text(question) else lambda route, text: pieces.put_nowait((route, text))
+    serving = asyncio.ensure_future(gateway.serve(question, plan, caller, clock, "chat", on_text))
     _serving.add(serving)
 
     def served_or_failed(task: asyncio.Task[Served]) -> None:
