@@ -96,7 +96,7 @@ def api_router(
             return refused(exc)
         cost = served.cost()
         return Response(
-            completion(served, served.summary(cost)), headers=served.headers(cost), media_type=_JSON
+            completion(question, served, served.summary(cost)), headers=served.headers(cost), media_type=_JSON
         )
 
     @router.post("/v1/answer")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
-from weakref import WeakValueDictionary
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,9 +21,6 @@ from kgft.contract import Domain, Question
 from kgft.options_in_text import AnswerTemplate, answer_template, fill, find_options
 
 OPTIONS_FROM_TEXT = "text"
-# Questions whose options came from the text, by id (= response id), while their request is served: the
-# endpoint hands the reply's formatting only the Served, and the question holds the template.
-_from_text: WeakValueDictionary[str, Question] = WeakValueDictionary()
 
 
 class _Tolerant(BaseModel):
@@ -80,7 +76,6 @@ def to_question(request: ChatRequest, question_id: str, default_domain: Domain) 
         )
     except ValidationError as exc:
         raise validation_error(exc) from exc
-    _from_text[question_id] = question
     return question
 
 
@@ -88,12 +83,11 @@ def options_from_text(question: Question) -> bool:
     return question.metadata.get("options_from") == OPTIONS_FROM_TEXT
 
 
-def reply_text(served: Served) -> str:
+def reply_text(question: Question, served: Served) -> str:
     """The route's text, or for options read from the message its pick in the instruction's format; an
     abstention or an answer with no pick keeps the route's text (never a guessed letter)."""
     answer = served.answer
-    question = _from_text.get(served.response_id)
-    if question is None or question.options is None or answer.abstained or answer.choice is None:
+    if not options_from_text(question) or question.options is None or answer.abstained or not answer.choice:
         return answer.text
     if answer.choice not in question.options:
         return answer.text
@@ -102,9 +96,8 @@ def reply_text(served: Served) -> str:
     return fill(template, answer.choice, question.options[answer.choice])
 
 
-def _with_source(served: Served, kgft: dict[str, Any]) -> dict[str, Any]:
-    question = _from_text.get(served.response_id)
-    return kgft | {"options_from": OPTIONS_FROM_TEXT} if question is not None else kgft
+def _with_source(question: Question, kgft: dict[str, Any]) -> dict[str, Any]:
+    return kgft | {"options_from": OPTIONS_FROM_TEXT} if options_from_text(question) else kgft
 
 
 def _last_user_text(messages: list[Message]) -> str:
@@ -141,7 +134,7 @@ def _finish_reason(served: Served) -> str:
     return "length" if served.answer.diagnostics.get("finish_reason") == "length" else "stop"
 
 
-def completion(served: Served, kgft: dict[str, Any]) -> bytes:
+def completion(question: Question, served: Served, kgft: dict[str, Any]) -> bytes:
     """A `chat.completion` body; `model` is the route that answered, as OpenAI names the exact model."""
     return orjson.dumps(
         {
@@ -152,13 +145,13 @@ def completion(served: Served, kgft: dict[str, Any]) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply_text(served)},
+                    "message": {"role": "assistant", "content": reply_text(question, served)},
                     "logprobs": None,
                     "finish_reason": _finish_reason(served),
                 }
             ],
             "usage": _usage(served),
-            "kgft": _with_source(served, kgft),
+            "kgft": _with_source(question, kgft),
         }
     )
 
@@ -205,9 +198,9 @@ class Chunks:
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-def event_stream(served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
+def event_stream(question: Question, served: Served, kgft: dict[str, Any], include_usage: bool) -> bytes:
     """A whole answer as SSE, sent at once: what a route that does not stream gives a streaming client."""
     chunks = Chunks(served.response_id, served.created, served.route)
-    return chunks.opening(reply_text(served)) + chunks.closing(
-        served, _with_source(served, kgft), include_usage
+    return chunks.opening(reply_text(question, served)) + chunks.closing(
+        served, _with_source(question, kgft), include_usage
     )

@@ -48,7 +48,7 @@ async def stream_completion(
     if first is None:  # the route answers whole, or failed before writing
         served = serving.result()
         cost = served.cost()
-        body = event_stream(served, served.summary(cost), include_usage)
+        body = event_stream(question, served, served.summary(cost), include_usage)
         return Response(body, headers=served.headers(cost) | _NO_CACHE, media_type=_SSE)
     route, text = first
     # The cost is not known yet: it comes in the finishing chunk's `kgft` object.

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgft.contract import Domain
-from kgft.graph_questions_facts import (
+from kgft.graph_facts import (
     DiseaseFact,
     StatuteArticle,
     disease_facts,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import chat
 from kg_route.factory import linker_from_store
 from kg_route.ingest import ingest_legal
 from kg_route.retrieval import FactRetriever
@@ -129,21 +127,6 @@ def test_a_streamed_text_mcq_sends_the_formatted_pick_as_one_piece(tmp_path):
     assert [piece for piece in pieces if piece] == ["[正确答案]A<eoa>"]  # the fake picks the first option
     finishing = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
     assert finishing["kgft"]["options_from"] == "text" and finishing["kgft"]["choice"] == "A"
-
-
-def test_parsed_questions_are_not_kept_after_their_request(tmp_path):
-    """The registry holds questions weakly: an entry lives only as long as something else keeps the
-    question (here the fake's own record of what it was asked)."""
-    kg = FakeRoute("kg")
-    app, _ = make_app(tmp_path, {"kg": kg})
-    with TestClient(app) as client:
-        for _ in range(3):
-            assert client.post("/v1/chat/completions", json=chat_body(LAWBENCH_STYLE)).status_code == 200
-        ids = [question.id for question in kg.questions]
-        assert all(question_id in chat._from_text for question_id in ids)
-        kg.questions.clear()
-        gc.collect()
-        assert len(ids) == 3 and not any(question_id in chat._from_text for question_id in ids)
 
 
 ARTICLES = [

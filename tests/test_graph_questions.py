@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from kgft.graph_questions import (
-    MAX_OBJECTS,
-    disease_mcqs,
-    open_questions,
-    statute_mcqs,
-)
-from kgft.graph_questions_facts import (
+from kgft.graph_facts import (
     DiseaseFact,
     StatuteArticle,
     disease_facts,
     object_values,
     statute_articles,
+)
+from kgft.graph_questions import (
+    MAX_OBJECTS,
+    disease_mcqs,
+    open_questions,
+    statute_mcqs,
 )
 from kgft.graph_store import GraphStore, open_graph
 from kgft.pricing import PriceBook

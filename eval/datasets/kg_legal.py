@@ -11,8 +11,8 @@ from pathlib import Path
 
 from eval.datasets.base import DatasetError, GraphOpener, from_graph
 from eval.items import Dataset, EvalItem
+from kgft.graph_facts import statute_articles
 from kgft.graph_questions import statute_mcqs
-from kgft.graph_questions_facts import statute_articles
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from eval.datasets.base import DatasetError, GraphOpener, from_graph
 from eval.items import Dataset, EvalItem
+from kgft.graph_facts import DiseaseFact, disease_facts
 from kgft.graph_questions import DISEASE_MCQS, disease_mcqs
-from kgft.graph_questions_facts import DiseaseFact, disease_facts
 from kgft.graph_store import GraphStore
 
 

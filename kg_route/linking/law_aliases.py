@@ -15,7 +15,7 @@ from itertools import groupby
 from typing import NamedTuple
 
 from kg_route.linking.linker import NameEntry
-from kgft.graph_questions_facts import CURRENT_STATUS, PRC_PREFIX
+from kgft.graph_facts import CURRENT_STATUS, PRC_PREFIX
 
 # Short forms people and benchmarks use that are not the name minus the prefix. LexEval 1_2 asks about
 # "中华人民共和国民法第X条", meaning the Civil Code. "民法" alone also starts "民法通则" (repealed, not in
