@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import (
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
     kg_backend: str = Field(default="gguf:smollm2", description="the KG route's base model")
     kg_reader: str = Field(default="lexical", description="MCQ reader: lexical (free) or llm (scoring)")
     kg_budget_tokens: int = Field(default=1024, ge=16, description="facts put in the prompt, at most")
+    kg_recitation: bool = Field(
+        default=True, description="a question for a named article's content gets the article's text verbatim"
+    )
     kg_embeddings: bool = Field(
         default=False, description="embedding fallback for paraphrases; first use embeds ~27k names (minutes)"
     )
@@ -67,6 +71,11 @@ class Settings(BaseSettings):
     ft_max_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 0 means no thinking")
     ft_min_thinking_tokens: int = Field(default=0, ge=0, description="budget forcing: 'Wait' below this")
     llm_backend: str = Field(default="gguf:smollm2", description="the plain `llm` route: no knowledge")
+    mcq_mode: Literal["auto", "score", "generate"] = Field(
+        default="auto",
+        description="how a model picks an MCQ option: score (log-likelihood), generate (ask for the "
+        "letter and parse it), auto (score where the backend can, else generate)",
+    )
     db_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the results store; default SQLite under KGFT_HOME"
     )
