@@ -18,9 +18,10 @@ from kgft.option_scoring import pick_option
 
 @dataclass(frozen=True)
 class Reading:
-    choice: str
+    choice: str | None
     scores: dict[str, float]
     scoring: Scoring | None = None  # what the model read, for pricing; None for free readers
+    abstain_reason: str | None = None
 
 
 class Reader(Protocol):

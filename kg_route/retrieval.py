@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kg_route.facts import Fact
 from kg_route.linking import EntityLinker, Link
+from kg_route.linking.question_focus import question_focus
 from kg_route.readers import char_ngrams
 from kgft.graph_store import GraphStore
 
@@ -55,9 +56,14 @@ _IN_LIMIT = 200
 
 @dataclass(frozen=True)
 class Retrieval:
+    """`linked_text` is what was linked and ranked (the question less its format examples); link spans
+    index it. `stripped` lists what was taken out."""
+
     links: list[Link]
     facts: list[Fact]
     retrieval_ms: float
+    linked_text: str = field(default="", kw_only=True)
+    stripped: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 class FactRetriever:
@@ -73,9 +79,21 @@ class FactRetriever:
 
     def retrieve(self, question: str) -> Retrieval:
         started = time.perf_counter()
-        links = self.linker.link(question)
-        facts = self._rank(question, self._candidates(question, links)) if links else []
-        return Retrieval(links, self._within_budget(facts), (time.perf_counter() - started) * 1000)
+        focus = question_focus(question)
+        links = self.linker.link(focus.text)
+        facts = self._rank(focus.text, self._candidates(focus.text, links)) if links else []
+        return Retrieval(
+            links,
+            self._within_budget(facts),
+            (time.perf_counter() - started) * 1000,
+            linked_text=focus.text,
+            stripped=focus.stripped,
+        )
+
+    def article(self, node_id: str) -> Fact | None:
+        """One article's whole text (retrieved facts may be cut to the budget), for recitation."""
+        rows = self.store.read(_ARTICLES, {"ids": [node_id]})
+        return Fact(rows[0]["id"], rows[0]["text"], rows[0]["source"], _ARTICLE_SCORE) if rows else None
 
     def _candidates(self, question: str, links: Sequence[Link]) -> list[Fact]:
         articles = [link.node_id for link in links if link.kind == "Article"]

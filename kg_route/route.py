@@ -9,6 +9,7 @@ from functools import cached_property
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
 from kg_route.readers import LexicalReader, LLMReader, Reader
+from kg_route.recitation import recited_article
 from kg_route.retrieval import FactRetriever, Retrieval
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
@@ -60,6 +61,12 @@ class KGRoute:
             return stream_whole(
                 self._read_choice(question, retrieval, retrieval_cost, diagnostics, started), on_text
             )
+        recited = (
+            recited_article(retrieval.linked_text, retrieval.links) if self.settings.kg_recitation else None
+        )
+        recitation = self._recite(recited, retrieval, diagnostics, started) if recited else None
+        if recitation is not None:
+            return stream_whole(recitation, on_text)
         messages = build_messages(question.text, retrieval.facts)
         generation = self.backend.generate(messages, max_tokens=self.settings.max_tokens, on_text=on_text)
         answer = answer_from_generation(
@@ -94,8 +101,9 @@ class KGRoute:
             cost = combine(retrieval_cost, self.backend.cost(generation, self.prices))
             model = self.backend.model
         scoring_ms = reading.scoring.scoring_ms if reading.scoring else 0.0
+        abstained = reading.choice is None
         return Answer(
-            text=f"{reading.choice}. {options[reading.choice]}",
+            text="" if reading.choice is None else f"{reading.choice}. {options[reading.choice]}",
             choice=reading.choice,
             route=self.name,
             model=model,
@@ -103,7 +111,30 @@ class KGRoute:
             usage=usage,
             timings=_timings(retrieval, scoring_ms, started),
             cost=cost,
+            abstained=abstained,
+            abstain_reason=(reading.abstain_reason or "the reader chose no option") if abstained else None,
             diagnostics=diagnostics | {"reader": self.reader.name, "option_scores": reading.scores},
+        )
+
+    def _recite(
+        self, article_id: str, retrieval: Retrieval, diagnostics: dict, started: float
+    ) -> Answer | None:
+        """The asked article's whole text from the graph as the answer: no model call, retrieval cost only."""
+        read_started = time.perf_counter()
+        fact = self.retriever.article(article_id)
+        if fact is None:
+            return None
+        retrieval_ms = retrieval.retrieval_ms + (time.perf_counter() - read_started) * 1000
+        return Answer(
+            text=fact.text,
+            route=self.name,
+            model="none",
+            citations=_citations([fact]),
+            timings=Timings(
+                retrieval_ms=retrieval_ms, generation_ms=0.0, total_ms=(time.perf_counter() - started) * 1000
+            ),
+            cost=self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval_ms / 1000, cores=1),
+            diagnostics=diagnostics | {"recitation": True},
         )
 
     def _abstain(
@@ -141,4 +172,5 @@ def _diagnostics(retrieval: Retrieval) -> dict:
         ],
         "facts": len(retrieval.facts),
         "retrieval_ms": round(retrieval.retrieval_ms, 3),
-    }
+        "stripped": list(retrieval.stripped),
+    } | ({"linked_text": retrieval.linked_text} if retrieval.stripped else {})
