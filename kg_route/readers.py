@@ -1,27 +1,30 @@
 """MCQ readers: pick the option the retrieved facts support.
 
-`lexical` is deterministic and free (no model call); `llm` asks the backend to score each option's text
-as the start of its reply, conditioned on the facts.
+`lexical` is deterministic and free (no model call); `llm` has the backend pick after the facts, by
+scoring each option's text or by naming the letter (kgft.option_scoring), and may abstain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
-from kgft.backends.base import LLMBackend, Scoring
-from kgft.option_scoring import pick_option
+from kgft.backends.base import Generation, LLMBackend, Scoring
+from kgft.option_scoring import McqMode, pick_option
 
 
 @dataclass(frozen=True)
 class Reading:
-    choice: str | None
+    choice: str | None  # None: the reader abstains (the model's reply named no single option)
     scores: dict[str, float]
-    scoring: Scoring | None = None  # what the model read, for pricing; None for free readers
+    scoring: Scoring | None = None  # score mode: what the model read; None for free readers
     abstain_reason: str | None = None
+    # What to price and count in either mode (the reply itself when generated); None for free readers.
+    generation: Generation | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # mcq_mode, and the raw reply if generated
 
 
 class Reader(Protocol):
@@ -55,14 +58,22 @@ class LexicalReader:
 
 
 class LLMReader:
-    """The backend scores each option's text as its reply after the facts (see kgft.option_scoring)."""
+    """The backend picks after the facts: scores each option's text, or names the letter (mode `generate`,
+    or `auto` on a backend that cannot score); see kgft.option_scoring."""
 
     name = "llm"
 
-    def __init__(self, backend: LLMBackend):
+    def __init__(self, backend: LLMBackend, mode: McqMode = "auto"):
         self.backend = backend
+        self.mode: McqMode = mode
 
     def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
-        # No option list in the prompt: each option's text is scored as the reply itself.
-        pick = pick_option(self.backend, build_messages(question, facts), options)
-        return Reading(choice=pick.choice, scores=pick.scores, scoring=pick.scoring)
+        pick = pick_option(self.backend, build_messages(question, facts), options, self.mode)
+        return Reading(
+            choice=pick.choice,
+            scores=pick.scores,
+            scoring=pick.basis if isinstance(pick.basis, Scoring) else None,
+            abstain_reason=pick.abstain_reason,
+            generation=pick.generation,
+            diagnostics=pick.diagnostics,
+        )

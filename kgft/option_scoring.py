@@ -1,32 +1,122 @@
-"""MCQ by likelihood: which option's text the model finds most likely as its reply.
+"""How a model picks an MCQ option: by likelihood where the backend can score, else by asking for the letter.
 
-Shared by both routes (the KG route conditions on facts, the FT route on nothing but the question), so
-the two are compared on one scoring rule.
+Shared by every route (the KG route conditions on facts, the FT and `llm` routes on the question alone),
+so the routes are compared on one rule. `score`: the option whose text the model finds most likely as its
+reply. `generate`: the options listed, the letter asked for and read out of the reply
+(kgft.letter_answers), the way lm-evaluation-harness scores chat APIs. No readable letter is an
+abstention, never a guess.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from kgft.backends.base import ChatMessage, LLMBackend, Scoring
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, Scoring
+from kgft.contract import Answer, Timings, Usage
+from kgft.letter_answers import MAX_REPLY_TOKENS, STOP, letter_messages, read_letter
+from kgft.pricing import PriceBook
+
+McqMode = Literal["auto", "score", "generate"]
+ResolvedMode = Literal["score", "generate"]
 
 
 @dataclass(frozen=True)
 class OptionPick:
-    choice: str
-    scores: dict[str, float]
-    scoring: Scoring  # what the model read, for usage and pricing
+    choice: str | None  # None: the model's reply named no single option
+    mode: ResolvedMode
+    basis: Scoring | Generation  # what the model read (score) or wrote (generate), for usage and pricing
+    model: str
+    scores: dict[str, float] = field(default_factory=dict)  # score mode only
+    abstain_reason: str | None = None
+
+    @property
+    def generation(self) -> Generation:
+        """What to price: the reply itself, or scoring as a generation that read and wrote no tokens."""
+        basis = self.basis
+        return basis.as_generation(self.model) if isinstance(basis, Scoring) else basis
+
+    @property
+    def usage(self) -> Usage:
+        generation = self.generation
+        return Usage(
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            reasoning_tokens=generation.reasoning_tokens,
+        )
+
+    @property
+    def diagnostics(self) -> dict[str, Any]:
+        if isinstance(self.basis, Scoring):
+            return {"mcq_mode": self.mode, "option_scores": self.scores}
+        return {"mcq_mode": self.mode, "reply": self.basis.text, "finish_reason": self.basis.finish_reason}
+
+
+def resolve_mode(backend: LLMBackend, mode: McqMode) -> ResolvedMode:
+    """`auto` scores where the backend can (a capability of its class; no network call) and asks otherwise."""
+    if mode == "auto":
+        return "score" if backend.can_score else "generate"
+    return mode
 
 
 def pick_option(
-    backend: LLMBackend, messages: Sequence[ChatMessage], options: Mapping[str, str]
+    backend: LLMBackend,
+    messages: Sequence[ChatMessage],
+    options: Mapping[str, str],
+    mode: McqMode = "auto",
 ) -> OptionPick:
-    """Mean per-character log-likelihood of each option's text, so long options are not penalised."""
+    if resolve_mode(backend, mode) == "score":
+        return _score(backend, messages, options)
+    return _ask(backend, messages, options)
+
+
+def _score(backend: LLMBackend, messages: Sequence[ChatMessage], options: Mapping[str, str]) -> OptionPick:
+    """Mean per-character log-likelihood of each option's text, so long options are not penalised.
+
+    No option list in the prompt: each option's text is scored as the reply itself."""
     letters = list(options)
     scoring = backend.score(messages, [options[letter] for letter in letters])
     scores = {
         letter: logprob / max(1, len(options[letter]))
         for letter, logprob in zip(letters, scoring.logprobs, strict=True)
     }
-    return OptionPick(max(scores, key=lambda letter: scores[letter]), scores, scoring)
+    choice = max(scores, key=lambda letter: scores[letter])
+    return OptionPick(choice, "score", scoring, backend.model, scores)
+
+
+def _ask(backend: LLMBackend, messages: Sequence[ChatMessage], options: Mapping[str, str]) -> OptionPick:
+    generation = backend.generate(
+        letter_messages(messages, options), max_tokens=MAX_REPLY_TOKENS, temperature=0.0, stop=STOP
+    )
+    reading = read_letter(generation.text, options)
+    return OptionPick(reading.letter, "generate", generation, backend.model, abstain_reason=reading.reason)
+
+
+def answer_from_pick(
+    pick: OptionPick,
+    options: Mapping[str, str],
+    *,
+    route: str,
+    backend: LLMBackend,
+    prices: PriceBook,
+    started: float,
+    diagnostics: dict[str, Any] | None = None,
+) -> Answer:
+    """The pick as the contract's Answer: "B. text", or an abstention with its reason; priced either way."""
+    generation = pick.generation
+    return Answer(
+        text="" if pick.choice is None else f"{pick.choice}. {options[pick.choice]}",
+        choice=pick.choice,
+        route=route,
+        model=backend.model,
+        usage=pick.usage,
+        timings=Timings(
+            generation_ms=generation.generation_ms, total_ms=(time.perf_counter() - started) * 1000
+        ),
+        cost=backend.cost(generation, prices),
+        abstained=pick.choice is None,
+        abstain_reason=pick.abstain_reason,
+        diagnostics=(diagnostics or {}) | {"backend": backend.spec, "reader": "llm"} | pick.diagnostics,
+    )

@@ -11,21 +11,24 @@ from collections.abc import Sequence
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import create_backend
 from kgft.backends.base import ChatMessage, LLMBackend
-from kgft.contract import Answer, OnText, Question, Timings, Usage
-from kgft.option_scoring import pick_option
+from kgft.contract import Answer, OnText, Question
+from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
 
 class PlainRoute:
-    """Open questions are generated; MCQ options are scored by the same rule as the other routes."""
+    """Open questions are generated; MCQ options are picked by the same rule as the other routes."""
 
     name = "llm"
 
-    def __init__(self, backend: LLMBackend, prices: PriceBook, *, max_tokens: int):
+    def __init__(
+        self, backend: LLMBackend, prices: PriceBook, *, max_tokens: int, mcq_mode: McqMode = "auto"
+    ):
         self.backend = backend
         self.prices = prices
         self.max_tokens = max_tokens
+        self.mcq_mode: McqMode = mcq_mode
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)
@@ -37,19 +40,14 @@ class PlainRoute:
         started = time.perf_counter()
         messages = [ChatMessage("user", question.text)]
         if question.options:
-            pick = pick_option(self.backend, messages, question.options)
-            generation = pick.scoring.as_generation(self.backend.model)
-            answer = Answer(
-                text=f"{pick.choice}. {question.options[pick.choice]}",
-                choice=pick.choice,
+            pick = pick_option(self.backend, messages, question.options, self.mcq_mode)
+            answer = answer_from_pick(
+                pick,
+                question.options,
                 route=self.name,
-                model=self.backend.model,
-                usage=Usage(prompt_tokens=generation.prompt_tokens),
-                timings=Timings(
-                    generation_ms=pick.scoring.scoring_ms, total_ms=(time.perf_counter() - started) * 1000
-                ),
-                cost=self.backend.cost(generation, self.prices),
-                diagnostics={"backend": self.backend.spec, "reader": "llm", "option_scores": pick.scores},
+                backend=self.backend,
+                prices=self.prices,
+                started=started,
             )
             return stream_whole(answer, on_text)
         generation = self.backend.generate(messages, max_tokens=self.max_tokens, on_text=on_text)
@@ -69,4 +67,9 @@ class PlainRoute:
 
 
 def build_route(settings: Settings, prices: PriceBook) -> PlainRoute:
-    return PlainRoute(create_backend(settings.llm_backend, settings), prices, max_tokens=settings.max_tokens)
+    return PlainRoute(
+        create_backend(settings.llm_backend, settings),
+        prices,
+        max_tokens=settings.max_tokens,
+        mcq_mode=settings.mcq_mode,
+    )

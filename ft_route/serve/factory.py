@@ -92,7 +92,12 @@ def build_route(settings: Settings, prices: PriceBook) -> FTRoute:
     trained = read_trained_model(settings.ft_model or DEFAULT_MODEL_DIR)
     backend = create_backend(trained.backend_spec, settings)
     return FTRoute(
-        backend, trained, prices, max_tokens=settings.max_tokens, forcer=_forcer(backend, trained, settings)
+        backend,
+        trained,
+        prices,
+        max_tokens=settings.max_tokens,
+        forcer=_forcer(backend, trained, settings),
+        mcq_mode=settings.mcq_mode,
     )
 
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText
-from kgft.contract import Answer, Question, Timings, Usage
-from kgft.option_scoring import pick_option
+from kgft.contract import Answer, Question
+from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 class FTRoute:
-    """Open questions are generated (budget-forced when a thinking budget is set); MCQ options are scored."""
+    """Open questions are generated (budget-forced when a thinking budget is set); MCQ options are picked
+    by the rule every route uses (kgft.option_scoring)."""
 
     name = "ft"
 
@@ -30,12 +31,14 @@ class FTRoute:
         *,
         max_tokens: int,
         forcer: BudgetForcer | None = None,
+        mcq_mode: McqMode = "auto",
     ):
         self.backend = backend
         self.trained = trained
         self.prices = prices
         self.max_tokens = max_tokens
         self.forcer = forcer
+        self.mcq_mode: McqMode = mcq_mode
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)
@@ -85,22 +88,16 @@ class FTRoute:
         }
 
     def _read_choice(self, messages: list[ChatMessage], options: dict[str, str], started: float) -> Answer:
-        """The same likelihood rule as the KG route's LLM reader, with no facts in the prompt."""
-        pick = pick_option(self.backend, messages, options)
-        choice, scores, scoring = pick.choice, pick.scores, pick.scoring
-        generation = scoring.as_generation(self.backend.model)
-        return Answer(
-            text=f"{choice}. {options[choice]}",
-            choice=choice,
+        """The same rule as the KG route's LLM reader, with no facts in the prompt."""
+        pick = pick_option(self.backend, messages, options, self.mcq_mode)
+        return answer_from_pick(
+            pick,
+            options,
             route=self.name,
-            model=self.backend.model,
-            usage=Usage(prompt_tokens=generation.prompt_tokens),
-            timings=Timings(
-                generation_ms=scoring.scoring_ms, total_ms=(time.perf_counter() - started) * 1000
-            ),
-            cost=self.backend.cost(generation, self.prices),
-            diagnostics=self._provenance()
-            | {"backend": self.backend.spec, "reader": "llm", "option_scores": scores},
+            backend=self.backend,
+            prices=self.prices,
+            started=started,
+            diagnostics=self._provenance(),
         )
 
     def _provenance(self) -> dict[str, str]:

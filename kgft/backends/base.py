@@ -57,6 +57,8 @@ class Scoring:
 class LLMBackend(Protocol):
     spec: str
     model: str
+    # Whether `score` works, known from the class without a call: MCQ mode `auto` asks for the letter if not.
+    can_score: bool
 
     def generate(
         self,

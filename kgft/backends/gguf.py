@@ -28,6 +28,8 @@ _TOP_N_TIERS = (256, 4096)
 
 
 class GGUFBackend:
+    can_score = True  # teacher-forced token log-probs
+
     def __init__(self, spec: BackendSpec, settings: Settings):
         spec.check_options({"ctx"})
         self._settings = settings

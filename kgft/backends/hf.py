@@ -29,6 +29,8 @@ from kgft.settings import Settings
 
 
 class HFBackend:
+    can_score = True  # one forward pass over prompt and continuations
+
     def __init__(self, spec: BackendSpec, settings: Settings):
         spec.check_options({"adapter"})
         self._settings = settings

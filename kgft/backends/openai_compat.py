@@ -26,6 +26,8 @@ _KEY_HINT = "set KGFT_OPENAI_API_KEY or OPENAI_API_KEY"
 class OpenAIBackend:
     """Chat over `POST {base_url}/chat/completions`; token counts come only from the API's usage field."""
 
+    can_score = False  # chat APIs return no log-probs for the prompt, so MCQ asks for the letter
+
     def __init__(self, spec: BackendSpec, settings: Settings):
         spec.check_options({"base_url"})
         self.model = spec.target
