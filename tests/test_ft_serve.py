@@ -17,6 +17,7 @@ from kgft.backends import ChatMessage
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.contract import Question, Route
 from kgft.errors import KgftError
+from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from tests.tiny_llama import build_tiny_llama, save_lora_adapter
@@ -90,6 +91,21 @@ def test_mcq_scores_the_options_with_the_question_alone(tmp_path, tiny_dir, trai
     assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
     assert answer.cost.priced
     assert answer.diagnostics["data_hash"] == DATA_HASH
+
+
+def test_mcq_mode_generate_asks_the_fine_tuned_model_for_the_letter(tmp_path, trained_dir, prices):
+    route = build_route(_settings(tmp_path, trained_dir, mcq_mode="generate"), prices)
+    answer = route.answer(MCQ)
+    assert answer.diagnostics["mcq_mode"] == "generate" and "reply" in answer.diagnostics
+    assert answer.diagnostics["data_hash"] == DATA_HASH
+    # a random tiny model writes no letter, or one by chance: an abstention or a letter, never a guess
+    if answer.abstained:
+        assert answer.choice is None and answer.text == "" and answer.abstain_reason
+    else:
+        assert answer.choice in MCQ.options
+    assert 0 < answer.usage.completion_tokens <= MAX_REPLY_TOKENS
+    assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost.priced
 
 
 def test_batch_answers_each_question_in_order(tmp_path, trained_dir, prices):

@@ -12,7 +12,10 @@ import pytest
 
 from kgft.backends import ChatMessage, create_backend
 from kgft.backends.base import LLMBackend
+from kgft.contract import Question
 from kgft.errors import BackendUnavailableError, UnsupportedError
+from kgft.letter_answers import MAX_REPLY_TOKENS
+from kgft.plain_route import build_route as build_plain_route
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from tests.openai_server import free_port, openai_server  # noqa: F401
@@ -125,6 +128,10 @@ def test_a_user_price_prices_the_reported_tokens(smollm2, tmp_path):
     assert f"{generation.completion_tokens} out × $2/M" in cost.basis
 
 
+def test_a_chat_api_says_it_cannot_score_without_asking_it(smollm2):
+    assert smollm2.can_score is False
+
+
 def test_score_is_unsupported_over_a_chat_api(smollm2):
     with pytest.raises(UnsupportedError, match="reader=lexical"):
         smollm2.score(QUESTION, ["Paris", "Lyon"])
@@ -169,3 +176,36 @@ def test_a_server_error_reports_status_and_a_truncated_message(scripted, tmp_pat
     with pytest.raises(BackendUnavailableError, match="HTTP 500: out of memory") as caught:
         backend.generate(QUESTION, max_tokens=4, on_text=print)
     assert len(str(caught.value)) < 300
+
+
+def test_the_llm_route_answers_an_mcq_over_a_chat_api_by_asking_for_the_letter(openai_server, tmp_path):  # noqa: F811
+    """A chat API cannot score, so `auto` asks for the letter; the pick is priced from the API's usage."""
+    prices_file = tmp_path / "prices.toml"
+    # cached input at the full rate, so the price follows from the usage the answer reports
+    prices_file.write_text('[models.smollm2]\ninput = "0.5"\ncached_input = "0.5"\noutput = "2"\n')
+    settings = Settings(home=tmp_path, llm_backend=f"openai:smollm2?base_url={openai_server}")
+    route = build_plain_route(settings, PriceBook.load(prices_file))
+    question = Question(
+        id="capital",
+        text="What is the capital of France?",
+        domain="legal",
+        options={"A": "Rome", "B": "Paris", "C": "Madrid", "D": "Berlin"},
+    )
+    try:
+        answer = route.answer(question)
+    finally:
+        route.close()
+    assert answer.diagnostics["mcq_mode"] == "generate"
+    assert isinstance(answer.diagnostics["reply"], str)
+    if answer.abstained:
+        assert answer.choice is None and answer.text == "" and answer.abstain_reason
+    else:
+        assert answer.choice in question.options
+        assert answer.text == f"{answer.choice}. {question.options[answer.choice]}"
+    usage = answer.usage
+    assert usage.prompt_tokens > 20 and 0 < usage.completion_tokens <= MAX_REPLY_TOKENS
+    assert answer.cost.priced
+    assert (
+        answer.cost.runtime_usd
+        == (usage.prompt_tokens * Decimal("0.5") + usage.completion_tokens * 2) / 1_000_000
+    )

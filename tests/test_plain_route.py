@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kgft.contract import Question, StreamingRoute
+from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.plain_route import PlainRoute, build_route
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -42,3 +43,16 @@ def test_an_option_pick_is_streamed_as_one_piece(route):
     answer = route.answer_streaming(MCQ, pieces.append)
     assert answer.choice in MCQ.options
     assert pieces == [answer.text] == [f"{answer.choice}. {MCQ.options[answer.choice]}"]
+    assert answer.diagnostics["mcq_mode"] == "score"  # auto: llama.cpp in process can score
+    assert answer.usage.completion_tokens == 0
+
+
+def test_generate_mode_asks_the_same_model_for_the_letter_and_prices_its_seconds(route):
+    asking = PlainRoute(route.backend, route.prices, max_tokens=8, mcq_mode="generate")
+    answer = asking.answer(MCQ)
+    assert answer.diagnostics["mcq_mode"] == "generate"
+    assert answer.choice in (None, *MCQ.options)
+    assert answer.abstained is (answer.choice is None)
+    assert 0 < answer.usage.completion_tokens <= MAX_REPLY_TOKENS
+    assert answer.usage.prompt_tokens > len(MCQ.text.split())  # the options and the instruction were asked
+    assert answer.cost == route.prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
