@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from kg_route.linking import Link
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+# After the asking sentence only instructions may follow ("请直接给出法条内容。"), not another question.
+_QUESTION = re.compile(
+    r"[?？]|什么|哪|如何|怎么|怎样|为何|何种|有何|吗|多少|\b(?:what|which|how|why)\b", re.I
+)
 _CLOSERS = r"[\s》」』”\"'）)]*"
 _TRAILER = r"[\s?？。.:：!！]*"
 _CONTENT_CUES = (
@@ -50,6 +54,8 @@ def recited_article(text: str, links: Sequence[Link]) -> str | None:
     # The mark that ends the sentence ("？") belongs to the cue, so the cue may run through it.
     sentence_end = end_mark.end() if end_mark else len(text)
     before, after = text[sentence_start:mention_start], text[article.end : sentence_end]
+    if _QUESTION.search(text, sentence_end):
+        return None
     asks = (
         _CONTENT_AFTER.fullmatch(after) is not None
         or (_RECITE_BEFORE.search(before) is not None and _PLAIN_AFTER.fullmatch(after) is not None)
