@@ -8,12 +8,15 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from kg_route.factory import linker_from_store
+from kg_route.facts import Fact
 from kg_route.ingest import ingest_legal, ingest_medical
+from kg_route.readers import Reading
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
 from kg_route.store import open_store
@@ -93,8 +96,12 @@ def test_article_aliases_retrieve_the_same_article(route, text):
     assert MURDER in facts[0].text
 
 
+# Asks about the article, not for its text (which would be recited, tests/test_kg_recitation.py).
+OPEN = "故意杀人的，刑法第二百三十二条怎么处罚？"
+
+
 def test_open_question_generates_with_the_facts_and_prices_both_parts(route):
-    answer = route.answer(Question(id="open", text="刑法第二百三十二条规定了什么？", domain="legal"))
+    answer = route.answer(Question(id="open", text=OPEN, domain="legal"))
     assert MURDER in answer.citations[0].text
     assert answer.usage.prompt_tokens > 100  # the facts are in the prompt
     assert 0 < answer.usage.completion_tokens <= 8
@@ -104,9 +111,7 @@ def test_open_question_generates_with_the_facts_and_prices_both_parts(route):
 
 def test_streamed_pieces_join_to_the_answer_text_and_picks_come_whole(route):
     pieces: list[str] = []
-    generated = route.answer_streaming(
-        Question(id="open", text="刑法第二百三十二条规定了什么？", domain="legal"), pieces.append
-    )
+    generated = route.answer_streaming(Question(id="open", text=OPEN, domain="legal"), pieces.append)
     assert len(pieces) > 1 and "".join(pieces) == generated.text
     assert MURDER in generated.citations[0].text
     picked: list[str] = []
@@ -117,6 +122,55 @@ def test_streamed_pieces_join_to_the_answer_text_and_picks_come_whole(route):
     none = Question(id="none", text="今天天气怎么样？", domain="legal")
     assert route.answer_streaming(none, unlinked.append).abstained
     assert unlinked == []  # an abstention has no text to stream
+
+
+def test_mcq_under_a_lawbench_instruction_reads_the_case_not_the_format_example(route):
+    instruction = (  # LawBench 3-1 (open-compass/LawBench data/zero_shot/3-1.json)
+        "根据下列事实和罪名给出涉及的刑法法条。只需给出刑法法条编号，请将答案填在[法条]与<eoa>之间。"
+        "例如[法条]刑法第128条、刑法第341条<eoa>\n"
+    )
+    question = Question(
+        id="lawbench-like",
+        text=instruction + "中华人民共和国刑法第二百三十二条的内容是:",
+        domain="legal",
+        options={"A": "违反枪支管理规定，非法持有、私藏枪支、弹药的", "B": "故意杀人的，处死刑"},
+    )
+    answer = route.answer(question)
+    assert answer.choice == "B"
+    assert [citation.source for citation in answer.citations] == ["中华人民共和国刑法 第二百三十二条"]
+    assert answer.diagnostics["stripped"] == ["[法条]与<eoa>", "例如[法条]刑法第128条、刑法第341条<eoa>"]
+    assert "例如" not in answer.diagnostics["linked_text"]
+    assert answer.model == "none" and answer.usage.prompt_tokens == 0  # an MCQ makes no model call
+    plain = route.answer(
+        Question(id="plain", text="刑法第232条", domain="legal", options={"A": "x", "B": "y"})
+    )
+    assert plain.diagnostics["stripped"] == [] and "linked_text" not in plain.diagnostics
+
+
+class NoLetterReader:
+    """A generate-and-parse reader whose reply held no option letter, as readers may now report."""
+
+    name = "no-letter"
+
+    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
+        return Reading(choice=None, scores={}, abstain_reason="no option letter in the reply")
+
+
+def test_a_reader_that_picks_nothing_makes_the_route_abstain_with_its_reason(route, settings):
+    abstaining = KGRoute(route.retriever, settings, PriceBook.load())
+    abstaining.reader = NoLetterReader()
+    answer = abstaining.answer(
+        Question(id="none", text="刑法第232条", domain="legal", options={"A": "故意杀人", "B": "盗窃"})
+    )
+    assert answer.abstained and answer.abstain_reason == "no option letter in the reply"
+    assert answer.text == "" and answer.choice is None
+    assert "故意杀人" in answer.citations[0].text  # what was retrieved is still shown
+    assert answer.cost.priced and "CPU, 1 core" in answer.cost.basis
+    pieces: list[str] = []
+    assert abstaining.answer_streaming(
+        Question(id="none", text="刑法第232条", domain="legal", options={"A": "甲", "B": "乙"}), pieces.append
+    ).abstained
+    assert pieces == []
 
 
 def test_medical_question_cites_the_asked_relation_first(route):
