@@ -41,7 +41,9 @@ class KGRoute:
 
     @cached_property
     def reader(self) -> Reader:
-        return LLMReader(self.backend) if self.settings.kg_reader == "llm" else LexicalReader()
+        if self.settings.kg_reader == "llm":
+            return LLMReader(self.backend, self.settings.mcq_mode)
+        return LexicalReader()
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)
@@ -94,13 +96,19 @@ class KGRoute:
     ) -> Answer:
         options = question.options or {}
         reading = self.reader.read(question.text, options, retrieval.facts)
-        usage, cost, model = Usage(), retrieval_cost, "none"
-        if reading.scoring is not None:
-            generation = reading.scoring.as_generation(self.backend.model)
-            usage = Usage(prompt_tokens=generation.prompt_tokens)
+        usage, cost, model, reading_ms = Usage(), retrieval_cost, "none", 0.0
+        # What the model read (score mode) or wrote (generate mode); an abstention is priced the same.
+        generation = reading.generation or (
+            reading.scoring.as_generation(self.backend.model) if reading.scoring else None
+        )
+        if generation is not None:
+            usage = Usage(
+                prompt_tokens=generation.prompt_tokens,
+                completion_tokens=generation.completion_tokens,
+                reasoning_tokens=generation.reasoning_tokens,
+            )
             cost = combine(retrieval_cost, self.backend.cost(generation, self.prices))
-            model = self.backend.model
-        scoring_ms = reading.scoring.scoring_ms if reading.scoring else 0.0
+            model, reading_ms = self.backend.model, generation.generation_ms
         abstained = reading.choice is None
         return Answer(
             text="" if reading.choice is None else f"{reading.choice}. {options[reading.choice]}",
@@ -109,11 +117,13 @@ class KGRoute:
             model=model,
             citations=_citations(retrieval.facts),
             usage=usage,
-            timings=_timings(retrieval, scoring_ms, started),
+            timings=_timings(retrieval, reading_ms, started),
             cost=cost,
             abstained=abstained,
             abstain_reason=(reading.abstain_reason or "the reader chose no option") if abstained else None,
-            diagnostics=diagnostics | {"reader": self.reader.name, "option_scores": reading.scores},
+            diagnostics=diagnostics
+            | {"reader": self.reader.name, "option_scores": reading.scores}
+            | reading.diagnostics,
         )
 
     def _recite(

@@ -16,10 +16,11 @@ import pytest
 from kg_route.factory import linker_from_store
 from kg_route.facts import Fact
 from kg_route.ingest import ingest_legal, ingest_medical
-from kg_route.readers import Reading
+from kg_route.readers import LLMReader, Reading
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
 from kg_route.store import open_store
+from kgft.backends.base import Generation
 from kgft.contract import Question
 from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
@@ -153,24 +154,35 @@ class NoLetterReader:
     name = "no-letter"
 
     def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
-        return Reading(choice=None, scores={}, abstain_reason="no option letter in the reply")
+        reply = Generation("我无法判断。", "SmolLM2-135M-Instruct", 120, 5, generation_ms=40.0)
+        return Reading(None, {}, abstain_reason="no option letter in the reply", generation=reply)
 
 
 def test_a_reader_that_picks_nothing_makes_the_route_abstain_with_its_reason(route, settings):
     abstaining = KGRoute(route.retriever, settings, PriceBook.load())
     abstaining.reader = NoLetterReader()
+    abstaining.backend = route.backend
     answer = abstaining.answer(
         Question(id="none", text="刑法第232条", domain="legal", options={"A": "故意杀人", "B": "盗窃"})
     )
     assert answer.abstained and answer.abstain_reason == "no option letter in the reply"
     assert answer.text == "" and answer.choice is None
     assert "故意杀人" in answer.citations[0].text  # what was retrieved is still shown
-    assert answer.cost.priced and "CPU, 1 core" in answer.cost.basis
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (120, 5)  # the reply is paid for
+    assert answer.cost.priced and "CPU, 1 core" in answer.cost.basis and answer.cost.basis.count("s × $") == 2
+    assert answer.timings.generation_ms == 40.0
     pieces: list[str] = []
     assert abstaining.answer_streaming(
         Question(id="none", text="刑法第232条", domain="legal", options={"A": "甲", "B": "乙"}), pieces.append
     ).abstained
     assert pieces == []
+
+
+def test_the_llm_reader_takes_the_mcq_mode_from_settings(route, settings):
+    llm_generate = settings.model_copy(update={"kg_reader": "llm", "mcq_mode": "generate"})
+    generate = KGRoute(route.retriever, llm_generate, PriceBook.load())
+    generate.backend = route.backend
+    assert isinstance(generate.reader, LLMReader) and generate.reader.mode == "generate"
 
 
 def test_medical_question_cites_the_asked_relation_first(route):
