@@ -169,7 +169,8 @@ def kg_gateway(tmp_path, openai_server: str) -> Iterator[str]:  # noqa: F811
 
 
 def test_the_kg_route_answers_a_statute_question_with_its_article_cited(kg_gateway):
-    body = {"model": "kg", "messages": [{"role": "user", "content": "刑法第二百三十二条规定了什么？"}]}
+    question = "故意杀人的，刑法第二百三十二条怎么处罚？"
+    body = {"model": "kg", "messages": [{"role": "user", "content": question}]}
     response = httpx.post(f"{kg_gateway}/v1/chat/completions", json=body, timeout=60)
     assert response.status_code == 200, response.text
     assert response.headers["x-kgft-route"] == "kg"
@@ -177,6 +178,11 @@ def test_the_kg_route_answers_a_statute_question_with_its_article_cited(kg_gatew
     assert kgft["citations"][0]["source"] == "中华人民共和国刑法 第二百三十二条"
     assert "故意杀人" in kgft["citations"][0]["text"]
     assert response.json()["usage"]["prompt_tokens"] > 50  # the article is in the prompt
+
+    recite = {"model": "kg", "messages": [{"role": "user", "content": "刑法第二百三十二条规定了什么？"}]}
+    recited = httpx.post(f"{kg_gateway}/v1/chat/completions", json=recite, timeout=60).json()
+    assert recited["choices"][0]["message"]["content"] == kgft["citations"][0]["text"]
+    assert recited["usage"]["prompt_tokens"] == 0  # the graph's text, no model call
 
     mcq = {
         "route": "kg",
