@@ -177,7 +177,7 @@ class OpenAIBackend:
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         raise UnsupportedError(
             "openai: backends cannot score continuations (chat APIs return no prompt log-probs); "
-            "use gguf: or hf:, or reader=lexical"
+            "use KGFT_MCQ_MODE=generate (or auto), a gguf: or hf: backend, or reader=lexical"
         )
 
     def cost(self, generation: Generation, prices: PriceBook) -> Cost:
