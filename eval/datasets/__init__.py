@@ -17,13 +17,13 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from eval.datasets.base import DatasetError, DatasetLoader, GraphOpener
 from eval.datasets.biomixqa import BiomixMCQ, BiomixTrueFalse
 from eval.datasets.files import FileDataset
-from eval.datasets.kg_legal import KgLegalQuestions
-from eval.datasets.kg_medical import KgMedicalQuestions
+from eval.datasets.kg_derived import KG_LEGAL, KG_MEDICAL, GraphQuestions
 from eval.datasets.lexeval import SUBSETS
 from eval.datasets.pubmedqa import PubMedQA
 from eval.items import Dataset, EvalItem
@@ -39,8 +39,7 @@ BENCHMARKS: dict[str, DatasetLoader] = {
     "biomixqa-tf": BiomixTrueFalse(),
 }
 GENERATED: dict[str, Callable[[int, GraphOpener | None], DatasetLoader]] = {
-    "kg-legal": KgLegalQuestions,
-    "kg-medical": KgMedicalQuestions,
+    kind.name: partial(GraphQuestions, kind) for kind in (KG_LEGAL, KG_MEDICAL)
 }
 _SIZED = re.compile(r"^(?P<name>[\w-]+):(?P<size>\d+)$")
 
