@@ -23,3 +23,9 @@ class UnsupportedError(KgftError):
 
 class PricingError(KgftError):
     """The pricing file is malformed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """Engines and libraries answer with multi-line errors (Java traces, driver notes); a user needs
+    the first line, or the error's type when it says nothing."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from kgft.errors import KgftError
+from kgft.errors import KgftError, first_line
 
 LIVE_RUN = "live"  # the run id gateway traffic is logged under
 _CREATE_ATTEMPTS = 3
@@ -128,7 +128,7 @@ class ResultStore:
             _create_tables(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
             where = _redacted(url)
-            raise StoreError(f"cannot open the results store at {where}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot open the results store at {where}: {first_line(exc)}") from exc
 
     def create_run(self, run_id: str, dataset: str, routes: Sequence[str], meta: dict[str, Any]) -> None:
         """Registers a run once; a resumed run keeps its first registration."""
@@ -145,7 +145,7 @@ class ResultStore:
         except IntegrityError:
             return
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to the results store: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot write to the results store: {first_line(exc)}") from exc
 
     def run_info(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
@@ -178,7 +178,7 @@ class ResultStore:
             # A concurrent writer won the race on some key: fall back to one row at a time.
             return sum(self._insert_one(value) for value in values)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to the results store: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot write to the results store: {first_line(exc)}") from exc
         return len(fresh)
 
     def _insert_one(self, value: dict[str, Any]) -> int:
@@ -305,7 +305,3 @@ def _redacted(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable url>"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

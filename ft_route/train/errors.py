@@ -8,7 +8,3 @@ from kgft.errors import KgftError
 
 class TrainingError(KgftError):
     """A training run stopped: the loss diverged, a checkpoint does not fit, or the loop failed."""
-
-
-def first_line(exc: BaseException) -> str:
-    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)

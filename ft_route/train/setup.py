@@ -11,12 +11,12 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
 
-from ft_route.train.errors import TrainingError, first_line
+from ft_route.train.errors import TrainingError
 from ft_route.train.loss import causal_lm_of
 from ft_route.train.presets import TrainConfig
 from kgft.backends.gguf_convert import safetensors_dir
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
-from kgft.errors import ModelNotFoundError
+from kgft.errors import ModelNotFoundError, first_line
 from kgft.settings import Settings
 
 

@@ -22,7 +22,7 @@ from transformers import set_seed
 from ft_route.train.batches import Dataset, StepPlan, load_dataset, tokenize_for
 from ft_route.train.cards import TrainingCard, summarize_losses
 from ft_route.train.checkpoint import check_out_dir, latest_checkpoint, load_checkpoint, save_checkpoint
-from ft_route.train.errors import TrainingError, first_line
+from ft_route.train.errors import TrainingError
 from ft_route.train.ledger_entry import record_run, run_cost
 from ft_route.train.loss import answer_loss
 from ft_route.train.outputs import save_output
@@ -37,7 +37,7 @@ from ft_route.train.setup import (
     resolve_base,
 )
 from ft_route.train.sft_data import IGNORE_INDEX, TokenRow, collate, padded_batch
-from kgft.errors import KgftError
+from kgft.errors import KgftError, first_line
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 

@@ -16,7 +16,7 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from kg_route.store.batches import chunks, distinct_edges, endpoint_ids, last_per_id, refuse_missing_endpoints
-from kg_route.store.errors import first_line
+from kgft.errors import first_line
 from kgft.graph_store import EdgeRow, GraphStoreError, NodeRow
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kg_route.store.batches import distinct_edges, endpoint_ids, last_per_id, refuse_missing_endpoints
-from kg_route.store.errors import first_line
+from kgft.errors import first_line
 from kgft.graph_store import EdgeRow, GraphStoreError, NodeRow
 
 _NODE_COLUMNS = [field.name for field in fields(NodeRow)]

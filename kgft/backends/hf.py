@@ -23,7 +23,7 @@ from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
-from kgft.errors import ModelNotFoundError
+from kgft.errors import ModelNotFoundError, first_line
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -164,7 +164,7 @@ def _load(source: str) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         if Path(source).is_dir():
-            raise ModelNotFoundError(f"could not load the model in {source}: {_first_line(exc)}") from exc
+            raise ModelNotFoundError(f"could not load the model in {source}: {first_line(exc)}") from exc
         raise ModelNotFoundError(
             f"'{source}' is neither a folder nor in the local Hugging Face cache; "
             f"download it first (hf download {source})"
@@ -186,11 +186,7 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
             warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
             return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ModelNotFoundError(f"could not load the adapter in {adapter}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: Exception) -> str:
-    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+        raise ModelNotFoundError(f"could not load the adapter in {adapter}: {first_line(exc)}") from exc
 
 
 def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
