@@ -62,6 +62,7 @@ def api_router(
     *,
     domain: Domain,
     max_body_bytes: int,
+    max_tokens_cap: int,
 ) -> APIRouter:
     router = APIRouter()
     started_at = int(time.time())
@@ -85,7 +86,7 @@ def api_router(
             chat = parse(ChatRequest, await read_body(request, max_body_bytes, clock))
             user = chat.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(chat.model, user)
-            question = to_question(chat, new_response_id("chatcmpl"), domain)
+            question = to_question(chat, new_response_id("chatcmpl"), domain, max_tokens_cap=max_tokens_cap)
             if chat.stream:
                 include_usage = chat.stream_options is not None and chat.stream_options.include_usage
                 return await stream_completion(

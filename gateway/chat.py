@@ -1,8 +1,10 @@
 """OpenAI's chat-completions wire format: the request a client sends and the bodies it expects back.
 
-Unknown fields are tolerated as OpenAI tolerates them (tools, seed, ...). The last user message is the
-question; `domain` and MCQ `options` ride as extra fields (`extra_body` in the openai client), and
-`metadata.domain` works too. `max_tokens` and `temperature` are accepted but each route keeps its own.
+Unknown fields are tolerated as OpenAI tolerates them (tools, ...). The last user message is the
+question; the system messages and the turns before it are its history, and `max_tokens` (or
+`max_completion_tokens`), `temperature`, `top_p`, `stop` and `seed` are its generation parameters.
+`domain` and MCQ `options` ride as extra fields (`extra_body` in the openai client), and
+`metadata.domain` works too.
 Without `options`, options written in the message ("…\nA: 甲\nB: 乙\n答案：") are read out of it, the route
 is asked the rest with them, and the reply names its pick in the format the instruction shows.
 """
@@ -17,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import ApiError, invalid, validation_error
 from gateway.service import Served
-from kgft.contract import Domain, Question
+from kgft.contract import Domain, GenerationParams, Question, Turn
 from kgft.options_in_text import AnswerTemplate, answer_template, fill, find_options
 
 OPTIONS_FROM_TEXT = "text"
@@ -51,18 +53,35 @@ class ChatRequest(_Tolerant):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
     metadata: dict[str, Any] | None = None
     domain: Domain | None = None
     options: dict[str, str] | None = None
 
 
-def to_question(request: ChatRequest, question_id: str, default_domain: Domain) -> Question:
-    text = _last_user_text(request.messages)
+def to_question(
+    request: ChatRequest, question_id: str, default_domain: Domain, *, max_tokens_cap: int
+) -> Question:
+    """The last user message as the question, with the conversation before it and the asked parameters;
+    `max_tokens_cap` is the largest `max_tokens` a request may ask for."""
+    last = _last_user_index(request.messages)
+    text = _message_text(request.messages, last)
+    history = _history(request.messages, last)
+    params = _params(request, max_tokens_cap)
     domain = request.domain or (request.metadata or {}).get("domain") or default_domain
     parsed = find_options(text) if request.options is None else None
     try:
         if parsed is None:
-            return Question(id=question_id, text=text, domain=domain, options=request.options)
+            return Question(
+                id=question_id,
+                text=text,
+                domain=domain,
+                options=request.options,
+                history=history,
+                params=params,
+            )
         template = answer_template(text)
         question = Question(
             id=question_id,
@@ -73,6 +92,8 @@ def to_question(request: ChatRequest, question_id: str, default_domain: Domain) 
                 "options_from": OPTIONS_FROM_TEXT,
                 "answer_template": None if template is None else asdict(template),
             },
+            history=history,
+            params=params,
         )
     except ValidationError as exc:
         raise validation_error(exc) from exc
@@ -100,22 +121,80 @@ def _with_source(question: Question, kgft: dict[str, Any]) -> dict[str, Any]:
     return kgft | {"options_from": OPTIONS_FROM_TEXT} if options_from_text(question) else kgft
 
 
-def _last_user_text(messages: list[Message]) -> str:
+def _last_user_index(messages: list[Message]) -> int:
     for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.role != "user":
-            continue
-        param = f"messages.{index}.content"
-        if isinstance(message.content, list):
-            if any(part.type != "text" for part in message.content):
-                raise invalid("only text content parts are supported", param=param)
-            text = "".join(part.text or "" for part in message.content)
-        else:
-            text = message.content or ""
-        if not text.strip():
-            raise invalid("the last user message is blank", param=param)
-        return text
+        if messages[index].role == "user":
+            if not _message_text(messages, index).strip():
+                raise invalid("the last user message is blank", param=f"messages.{index}.content")
+            return index
     raise invalid("messages has no user message to answer", param="messages")
+
+
+def _message_text(messages: list[Message], index: int) -> str:
+    message = messages[index]
+    if isinstance(message.content, list):
+        if any(part.type != "text" for part in message.content):
+            raise invalid("only text content parts are supported", param=f"messages.{index}.content")
+        return "".join(part.text or "" for part in message.content)
+    return message.content or ""
+
+
+def _history(messages: list[Message], last_user: int) -> list[Turn]:
+    """System messages first (wherever they stand), then the user and assistant turns before the question.
+
+    `developer` is OpenAI's newer name for a system message. Turns with no text (an assistant's tool call)
+    carry nothing a route can read and are left out; tool results are refused rather than dropped.
+    """
+    system: list[Turn] = []
+    turns: list[Turn] = []
+    for index, message in enumerate(messages):
+        if index == last_user or (index > last_user and message.role not in _SYSTEM_ROLES):
+            continue
+        if message.role not in (*_SYSTEM_ROLES, "user", "assistant"):
+            raise invalid(
+                f"message role '{message.role}' is not supported; use system, developer, user or assistant",
+                param=f"messages.{index}.role",
+            )
+        text = _message_text(messages, index)
+        if not text.strip():
+            continue
+        if message.role in _SYSTEM_ROLES:
+            system.append(Turn(role="system", content=text))
+        else:
+            turns.append(Turn(role="user" if message.role == "user" else "assistant", content=text))
+    return system + turns
+
+
+_SYSTEM_ROLES = ("system", "developer")
+
+
+def _params(request: ChatRequest, max_tokens_cap: int) -> GenerationParams | None:
+    """None when the request asks for nothing, so each route keeps its own defaults."""
+    field, max_tokens = (
+        ("max_completion_tokens", request.max_completion_tokens)
+        if request.max_completion_tokens is not None
+        else ("max_tokens", request.max_tokens)
+    )
+    if max_tokens is not None and max_tokens > max_tokens_cap:
+        raise invalid(
+            f"{field} is {max_tokens}, above this gateway's limit of {max_tokens_cap} tokens "
+            "(KGFT_MAX_CONTEXT_TOKENS)",
+            param=field,
+        )
+    stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    asked = (max_tokens, request.temperature, request.top_p, request.seed)
+    if all(value is None for value in asked) and not stop:
+        return None
+    try:
+        return GenerationParams(
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=stop,
+            seed=request.seed,
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
 
 
 def _usage(served: Served) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kg_route.facts import Fact
-from kgft.backends.base import ChatMessage
+from kgft.backends.base import ChatMessage, history_messages
+from kgft.contract import Turn
 
 _SYSTEM_ZH = (
     "你是严谨的法律与医学助理。只依据给出的事实回答，并用方括号编号引用事实，例如[1]。事实不足时直说。"
@@ -24,11 +25,12 @@ def numbered_facts(facts: Sequence[Fact]) -> str:
     return "\n".join(f"[{number}] {fact.source}：{fact.text}" for number, fact in enumerate(facts, 1))
 
 
-def build_messages(question: str, facts: Sequence[Fact]) -> list[ChatMessage]:
-    """System rules, then the numbered facts and the question, in the question's language."""
+def build_messages(question: str, facts: Sequence[Fact], history: Sequence[Turn] = ()) -> list[ChatMessage]:
+    """One system part (the route's rules, the asker's own system prompt, the numbered facts), then the
+    earlier turns, then the question exactly as the user wrote it, in the question's language."""
     chinese = is_chinese(question)
-    if chinese:
-        body = f"事实：\n{numbered_facts(facts)}\n\n问题：{question}"
-    else:
-        body = f"Facts:\n{numbered_facts(facts)}\n\nQuestion: {question}"
-    return [ChatMessage("system", _SYSTEM_ZH if chinese else _SYSTEM_EN), ChatMessage("user", body)]
+    asker_system = [turn.content for turn in history if turn.role == "system" and turn.content.strip()]
+    facts_part = f"事实：\n{numbered_facts(facts)}" if chinese else f"Facts:\n{numbered_facts(facts)}"
+    system = "\n\n".join([_SYSTEM_ZH if chinese else _SYSTEM_EN, *asker_system, facts_part])
+    turns = [turn for turn in history if turn.role != "system"]
+    return [ChatMessage("system", system), *history_messages(turns), ChatMessage("user", question)]

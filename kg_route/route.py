@@ -13,6 +13,7 @@ from kg_route.recitation import recited_article
 from kg_route.retrieval import FactRetriever, Retrieval
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
+from kgft.backends.base import generate_args
 from kgft.contract import Answer, Citation, Cost, OnText, Question, Timings, Usage
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook, combine
@@ -69,8 +70,10 @@ class KGRoute:
         recitation = self._recite(recited, retrieval, diagnostics, started) if recited else None
         if recitation is not None:
             return stream_whole(recitation, on_text)
-        messages = build_messages(question.text, retrieval.facts)
-        generation = self.backend.generate(messages, max_tokens=self.settings.max_tokens, on_text=on_text)
+        messages = build_messages(question.text, retrieval.facts, question.history)
+        generation = self.backend.generate(
+            messages, **generate_args(question.params, self.settings.max_tokens), on_text=on_text
+        )
         answer = answer_from_generation(
             generation,
             route=self.name,

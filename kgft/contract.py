@@ -19,12 +19,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Role = Literal["system", "user", "assistant"]
+
+
+class Turn(_Strict):
+    """One message of the conversation that came before a question."""
+
+    role: Role
+    content: str
+
+
+class GenerationParams(_Strict):
+    """What the asker wants of open generation; a route uses its own default for each field left unset."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: list[str] = Field(default_factory=list, max_length=4)  # OpenAI's limit
+    seed: int | None = None
+
+
 class Question(_Strict):
     id: str
     text: str = Field(min_length=1)
     domain: Domain
     options: dict[str, str] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The turns before the question, system messages first: what a chat client sent along with it.
+    history: list[Turn] = Field(default_factory=list)
+    params: GenerationParams | None = None
 
     @field_validator("text")
     @classmethod

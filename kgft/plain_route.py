@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import create_backend
-from kgft.backends.base import ChatMessage, LLMBackend
+from kgft.backends.base import ChatMessage, LLMBackend, generate_args, history_messages
 from kgft.contract import Answer, OnText, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
@@ -18,7 +18,8 @@ from kgft.settings import Settings
 
 
 class PlainRoute:
-    """Open questions are generated; MCQ options are picked by the same rule as the other routes."""
+    """Open questions are generated after the conversation so far, with the asker's sampling parameters;
+    MCQ options are picked by the same rule as the other routes."""
 
     name = "llm"
 
@@ -38,7 +39,7 @@ class PlainRoute:
 
     def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
-        messages = [ChatMessage("user", question.text)]
+        messages = [*history_messages(question.history), ChatMessage("user", question.text)]
         if question.options:
             pick = pick_option(self.backend, messages, question.options, self.mcq_mode)
             answer = answer_from_pick(
@@ -50,7 +51,9 @@ class PlainRoute:
                 started=started,
             )
             return stream_whole(answer, on_text)
-        generation = self.backend.generate(messages, max_tokens=self.max_tokens, on_text=on_text)
+        generation = self.backend.generate(
+            messages, **generate_args(question.params, self.max_tokens), on_text=on_text
+        )
         return answer_from_generation(
             generation,
             route=self.name,

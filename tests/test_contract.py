@@ -3,7 +3,18 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from kgft.contract import Answer, Citation, Cost, Question, Route, StreamingRoute, Timings, Usage
+from kgft.contract import (
+    Answer,
+    Citation,
+    Cost,
+    GenerationParams,
+    Question,
+    Route,
+    StreamingRoute,
+    Timings,
+    Turn,
+    Usage,
+)
 
 ANSWER_FIELDS = {
     "text",
@@ -111,3 +122,27 @@ def test_a_route_that_streams_is_still_a_route_and_one_that_does_not_is_not_a_st
 
     assert isinstance(Whole(), Route) and not isinstance(Whole(), StreamingRoute)
     assert isinstance(Streaming(), Route) and isinstance(Streaming(), StreamingRoute)
+
+
+def test_a_question_carries_its_conversation_and_parameters_and_defaults_to_none():
+    question = Question(
+        id="q1",
+        text="那刑罚是什么？",
+        domain="legal",
+        history=[Turn(role="system", content="简短回答"), Turn(role="user", content="刑法第232条？")],
+        params=GenerationParams(max_tokens=64, stop=["\n"]),
+    )
+    assert Question.model_validate_json(question.model_dump_json()) == question
+    bare = Question(id="q2", text="x", domain="legal")
+    assert bare.history == [] and bare.params is None
+    with pytest.raises(ValidationError, match="role"):
+        Turn(role="tool", content="42")  # type: ignore[arg-type]
+    for bad in (
+        {"max_tokens": 0},
+        {"temperature": 2.5},
+        {"top_p": -0.1},
+        {"stop": list("abcde")},
+        {"top_k": 5},
+    ):
+        with pytest.raises(ValidationError):
+            GenerationParams(**bad)

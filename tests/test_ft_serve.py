@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -15,7 +16,7 @@ from ft_route.serve.budget_forcing import BudgetForcer, ThinkingBudget
 from ft_route.serve.factory import build_route
 from kgft.backends import ChatMessage
 from kgft.backends.scoring_ids import render_chat, scoring_ids
-from kgft.contract import Question, Route
+from kgft.contract import GenerationParams, Question, Route, Turn
 from kgft.errors import KgftError
 from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.pricing import PriceBook
@@ -258,3 +259,38 @@ def test_a_minimum_above_the_maximum_is_refused(tmp_path, trained_dir, prices):
     settings = _settings(tmp_path, trained_dir, ft_max_thinking_tokens=5, ft_min_thinking_tokens=10)
     with pytest.raises(KgftError, match="exceeds the thinking cap"):
         build_route(settings, prices)
+
+
+def test_the_conversation_follows_the_trained_system_prompt_and_params_reach_the_model(
+    tmp_path, trained_dir, prices, monkeypatch
+):
+    route = build_route(_settings(tmp_path, trained_dir), prices)
+    route.trained = dataclasses.replace(route.trained, system_prompt="You answer from training.")
+    sent: list[tuple[list[ChatMessage], dict]] = []
+    generate = route.backend.generate
+
+    def recording(messages, **kwargs):
+        sent.append((list(messages), kwargs))
+        return generate(messages, **kwargs)
+
+    monkeypatch.setattr(route.backend, "generate", recording)
+    question = OPEN.model_copy(
+        update={
+            "history": [
+                Turn(role="system", content="Be brief."),
+                Turn(role="user", content="Hello"),
+                Turn(role="assistant", content="Hi."),
+            ],
+            "params": GenerationParams(max_tokens=3, temperature=0.5, top_p=0.9, seed=1),
+        }
+    )
+    answer = route.answer(question)
+    (messages, kwargs) = sent[0]
+    assert messages == [
+        ChatMessage("system", "You answer from training.\n\nBe brief."),
+        ChatMessage("user", "Hello"),
+        ChatMessage("assistant", "Hi."),
+        ChatMessage("user", OPEN.text),
+    ]
+    assert (kwargs["max_tokens"], kwargs["temperature"], kwargs["top_p"], kwargs["seed"]) == (3, 0.5, 0.9, 1)
+    assert answer.usage.completion_tokens == 3  # the asker's budget, not the route's 8

@@ -20,8 +20,8 @@ from kg_route.readers import LLMReader, Reading
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
 from kg_route.store import open_store
-from kgft.backends.base import Generation
-from kgft.contract import Question
+from kgft.backends.base import ChatMessage, Generation
+from kgft.contract import Cost, GenerationParams, Question, Turn
 from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -298,3 +298,62 @@ def test_empty_questions_are_refused_in_one_line(tmp_path, question, message):
     assert result.returncode == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+class RecordingBackend:
+    """Answers at once and keeps what it was asked, so a test can read the prompt the route built."""
+
+    spec = "fake:recorder"
+    model = "recorder"
+    can_score = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[ChatMessage], dict]] = []
+
+    def generate(self, messages, **kwargs) -> Generation:
+        self.calls.append((list(messages), kwargs))
+        return Generation(
+            "故意杀人的，处死刑[1]。", self.model, 300, 9, generation_ms=30.0, finish_reason="length"
+        )
+
+    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
+        return prices.compute_cost("cpu", generation.generation_ms / 1000, cores=1)
+
+
+def test_open_generation_puts_the_askers_system_prompt_and_facts_in_the_system_part_then_the_history(
+    route, settings
+):
+    chatting = KGRoute(route.retriever, settings, PriceBook.load())
+    chatting.backend = backend = RecordingBackend()  # type: ignore[assignment]
+    question = Question(
+        id="chat",
+        text=OPEN,
+        domain="legal",
+        history=[
+            Turn(role="system", content="请用一句话回答。"),
+            Turn(role="user", content="你好"),
+            Turn(role="assistant", content="你好，请问有什么法律问题？"),
+        ],
+        params=GenerationParams(max_tokens=40, temperature=0.3, stop=["\n"], seed=3),
+    )
+    answer = chatting.answer(question)
+    ((messages, kwargs),) = backend.calls
+    system, *turns = messages
+    assert system.role == "system"
+    assert system.content.index("只依据给出的事实") < system.content.index("请用一句话回答。")
+    assert system.content.index("请用一句话回答。") < system.content.index("事实：\n[1] ")
+    assert MURDER in system.content
+    assert turns == [
+        ChatMessage("user", "你好"),
+        ChatMessage("assistant", "你好，请问有什么法律问题？"),
+        ChatMessage("user", OPEN),  # the question exactly as written, no facts around it
+    ]
+    assert kwargs == {
+        "max_tokens": 40,
+        "temperature": 0.3,
+        "stop": ("\n",),
+        "top_p": None,
+        "seed": 3,
+        "on_text": None,
+    }
+    assert answer.diagnostics["finish_reason"] == "length" and MURDER in answer.citations[0].text

@@ -9,6 +9,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi.testclient import TestClient
 
 from kgft.backends import ChatMessage, create_backend
 from kgft.backends.base import LLMBackend
@@ -18,6 +19,7 @@ from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.plain_route import build_route as build_plain_route
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from tests.gateway_fakes import make_app
 from tests.openai_server import free_port, openai_server  # noqa: F401
 
 QUESTION = [ChatMessage("user", "What is the capital of France?")]
@@ -209,3 +211,36 @@ def test_the_llm_route_answers_an_mcq_over_a_chat_api_by_asking_for_the_letter(o
         answer.cost.runtime_usd
         == (usage.prompt_tokens * Decimal("0.5") + usage.completion_tokens * 2) / 1_000_000
     )
+
+
+def test_the_gateway_passes_stop_and_max_tokens_through_to_a_real_server(openai_server, tmp_path):  # noqa: F811
+    """Gateway → llm route → openai: backend → llama.cpp server: a budget ends in `length` after exactly
+    that many tokens, and a stop string ends the reply before it, with `stop`."""
+    settings = Settings(home=tmp_path, llm_backend=f"openai:smollm2?base_url={openai_server}")
+    route = build_plain_route(settings, PriceBook.load())
+    app, _ = make_app(tmp_path, {"llm": route})
+    conversation = [
+        {"role": "system", "content": "You are a geography teacher."},
+        {"role": "user", "content": "What is the capital of France?"},
+    ]
+    try:
+        with TestClient(app) as client:
+
+            def ask(**params: object) -> dict:
+                body = {"model": "llm", "messages": conversation, "seed": 1, "top_p": 1.0, **params}
+                response = client.post("/v1/chat/completions", json=body)
+                assert response.status_code == 200, response.text
+                return response.json()
+
+            budgeted = ask(max_tokens=5)
+            assert budgeted["choices"][0]["finish_reason"] == "length"
+            assert budgeted["usage"]["completion_tokens"] == 5
+            free = ask(max_tokens=MAX_TOKENS)["choices"][0]["message"]["content"]
+            stop = free.split()[1]  # greedy: the same reply would reach this word again
+            stopped = ask(max_tokens=MAX_TOKENS, stop=stop)
+            assert stopped["choices"][0]["finish_reason"] == "stop"
+            reply = stopped["choices"][0]["message"]["content"]
+            assert stop not in reply and free.startswith(reply.rstrip())
+            assert stopped["usage"]["completion_tokens"] < MAX_TOKENS
+    finally:
+        route.close()

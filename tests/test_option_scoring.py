@@ -152,7 +152,7 @@ def test_the_kg_llm_reader_asks_after_the_facts_and_hands_over_what_to_price():
     assert reading.generation is not None and reading.generation.completion_tokens == COMPLETION_TOKENS
     assert reading.diagnostics["mcq_mode"] == "generate"
     asked = backend.calls[0]["messages"]
-    assert asked[0].role == "system" and "巴黎是法国的首都。" in asked[-1].content
+    assert asked[0].role == "system" and "巴黎是法国的首都。" in asked[0].content
     assert asked[-1].content.endswith("A. Rome\nB. Paris\nC. Madrid\nD. Berlin\n\n" + INSTRUCTION_ZH)
 
     abstained = LLMReader(ChatOnly("不知道"), "generate").read("法国的首都是？", OPTIONS, facts)

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kgft.contract import Question, StreamingRoute
+from kgft.backends.base import ChatMessage, Generation
+from kgft.contract import Cost, GenerationParams, Question, StreamingRoute, Turn
 from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.plain_route import PlainRoute, build_route
 from kgft.pricing import PriceBook
@@ -56,3 +57,61 @@ def test_generate_mode_asks_the_same_model_for_the_letter_and_prices_its_seconds
     assert 0 < answer.usage.completion_tokens <= MAX_REPLY_TOKENS
     assert answer.usage.prompt_tokens > len(MCQ.text.split())  # the options and the instruction were asked
     assert answer.cost == route.prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+
+
+class RecordingBackend:
+    """Answers at once and keeps what it was asked."""
+
+    spec = "fake:recorder"
+    model = "recorder"
+    can_score = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[ChatMessage], dict]] = []
+
+    def generate(self, messages, **kwargs) -> Generation:
+        self.calls.append((list(messages), kwargs))
+        return Generation("Red, green, blue.", self.model, 40, 6, generation_ms=10.0)
+
+    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
+        return prices.compute_cost("cpu", generation.generation_ms / 1000, cores=1)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_history_comes_before_the_question_and_the_askers_params_replace_the_defaults():
+    backend = RecordingBackend()
+    plain = PlainRoute(backend, PriceBook.load(), max_tokens=8)  # type: ignore[arg-type]
+    history = [
+        Turn(role="system", content="Be terse."),
+        Turn(role="user", content="Hi"),
+        Turn(role="assistant", content="Hello."),
+    ]
+    params = GenerationParams(max_tokens=30, temperature=1.2, top_p=0.8, stop=["."], seed=42)
+    plain.answer(OPEN.model_copy(update={"history": history, "params": params}))
+    plain.answer(OPEN)
+    (asked, asked_kwargs), (plain_messages, plain_kwargs) = backend.calls
+    assert asked == [
+        ChatMessage("system", "Be terse."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello."),
+        ChatMessage("user", OPEN.text),
+    ]
+    assert asked_kwargs == {
+        "max_tokens": 30,
+        "temperature": 1.2,
+        "stop": (".",),
+        "top_p": 0.8,
+        "seed": 42,
+        "on_text": None,
+    }
+    assert plain_messages == [ChatMessage("user", OPEN.text)]
+    assert plain_kwargs == {
+        "max_tokens": 8,
+        "temperature": 0.0,
+        "stop": (),
+        "top_p": None,
+        "seed": None,
+        "on_text": None,
+    }

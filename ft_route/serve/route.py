@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation, stream_whole
-from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText
-from kgft.contract import Answer, Question
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, generate_args, history_messages
+from kgft.contract import Answer, GenerationParams, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
 
@@ -53,7 +53,7 @@ class FTRoute:
         messages = self._messages(question)
         if question.options:
             return stream_whole(self._read_choice(messages, question.options, started), on_text)
-        generation, thinking = self._generate(messages, on_text)
+        generation, thinking = self._generate(messages, question.params, on_text)
         answer = answer_from_generation(
             generation,
             route=self.name,
@@ -71,16 +71,26 @@ class FTRoute:
         return [self.answer(question) for question in questions]
 
     def _messages(self, question: Question) -> list[ChatMessage]:
-        """The question as training posed it: no facts and no option list, so the model's learning decides."""
-        system = self.trained.system_prompt
-        return [*([ChatMessage("system", system)] if system else []), ChatMessage("user", question.text)]
+        """The question as training posed it (no facts, no option list, so the model's learning decides),
+        after the conversation so far. The trained system prompt and the asker's join in one system
+        message, trained first, since chat templates take a single system turn."""
+        asker = [turn.content for turn in question.history if turn.role == "system" and turn.content.strip()]
+        system = "\n\n".join([*([self.trained.system_prompt] if self.trained.system_prompt else []), *asker])
+        turns = [turn for turn in question.history if turn.role != "system"]
+        return [
+            *([ChatMessage("system", system)] if system else []),
+            *history_messages(turns),
+            ChatMessage("user", question.text),
+        ]
 
     def _generate(
-        self, messages: list[ChatMessage], on_text: OnText | None
+        self, messages: list[ChatMessage], params: GenerationParams | None, on_text: OnText | None
     ) -> tuple[Generation, dict[str, Any]]:
+        args = generate_args(params, self.max_tokens)
         if self.forcer is None:
-            return self.backend.generate(messages, max_tokens=self.max_tokens, on_text=on_text), {}
-        thought = self.forcer.generate(messages, max_answer_tokens=self.max_tokens, on_text=on_text)
+            return self.backend.generate(messages, **args, on_text=on_text), {}
+        # Budget forcing decodes greedily on its own path: only the answer's token budget carries over.
+        thought = self.forcer.generate(messages, max_answer_tokens=args["max_tokens"], on_text=on_text)
         return thought.generation, {
             "thinking": thought.thinking,
             "waits": thought.waits,

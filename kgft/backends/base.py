@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
-from kgft.contract import Cost, OnText
+from kgft.contract import Cost, GenerationParams, OnText, Turn
 from kgft.pricing import PriceBook
 
 
@@ -67,9 +67,14 @@ class LLMBackend(Protocol):
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
-        """Answer a chat; `on_text` receives text pieces as they are produced (streaming)."""
+        """Answer a chat; `on_text` receives text pieces as they are produced (streaming).
+
+        `top_p` and `seed` left None mean the engine's own default (no nucleus cut, no fixed seed).
+        """
         ...
 
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
@@ -84,3 +89,30 @@ class LLMBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class GenerateArgs(TypedDict):
+    """The sampling keywords of `LLMBackend.generate`, as a route passes them on."""
+
+    max_tokens: int
+    temperature: float
+    stop: Sequence[str]
+    top_p: float | None
+    seed: int | None
+
+
+def generate_args(params: GenerationParams | None, default_max_tokens: int) -> GenerateArgs:
+    """The asker's parameters where given, else the route's token budget and greedy decoding."""
+    if params is None:
+        params = GenerationParams()
+    return GenerateArgs(
+        max_tokens=params.max_tokens or default_max_tokens,
+        temperature=0.0 if params.temperature is None else params.temperature,
+        stop=tuple(params.stop),
+        top_p=params.top_p,
+        seed=params.seed,
+    )
+
+
+def history_messages(history: Sequence[Turn]) -> list[ChatMessage]:
+    return [ChatMessage(turn.role, turn.content) for turn in history]

@@ -62,14 +62,21 @@ class GGUFBackend:
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
+        """llama.cpp's own sampler takes every parameter: temperature 0 is greedy, `seed` fixes sampling."""
         body: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stop": list(stop),
         }
+        if top_p is not None:
+            body["top_p"] = top_p
+        if seed is not None:
+            body["seed"] = seed
         started = time.perf_counter()
         if on_text is None:
             response = self._server.handle_chat_completions(body)

@@ -61,16 +61,24 @@ class HFBackend:
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
+        """Temperature 0 decodes greedily, so `top_p` and `seed` then change nothing; when sampling, `seed`
+        seeds torch's global generator, since transformers' `generate` takes no generator of its own."""
         started = time.perf_counter()
         prompt_ids = self._tokenizer(render_chat(self._tokenizer, messages), add_special_tokens=False)[
             "input_ids"
         ]
         streamer = _TextStreamer(self._tokenizer, stop, on_text, started)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        )
+        sampling: dict[str, Any] = {"do_sample": False}
+        if temperature > 0:
+            sampling = {"do_sample": True, "temperature": temperature}
+            if top_p is not None:
+                sampling["top_p"] = top_p
+            if seed is not None:
+                torch.manual_seed(seed)
         with torch.inference_mode():
             output = self._model.generate(
                 input_ids=torch.tensor([prompt_ids]),

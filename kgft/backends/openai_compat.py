@@ -50,6 +50,8 @@ class OpenAIBackend:
         max_tokens: int,
         temperature: float = 0.0,
         stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
         body: dict[str, Any] = {
@@ -60,6 +62,11 @@ class OpenAIBackend:
         }
         if stop:
             body["stop"] = list(stop)
+        # Sent only when asked: some servers reject fields they do not know, and `seed` is best effort.
+        if top_p is not None:
+            body["top_p"] = top_p
+        if seed is not None:
+            body["seed"] = seed
         started = time.perf_counter()
         with _transport_errors(self.base_url, self._timeout_s):
             if on_text is None:
