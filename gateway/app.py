@@ -97,7 +97,7 @@ def create_app(
             writer,
             domain=settings.gateway_domain,
             max_body_bytes=settings.gateway_max_body_bytes,
-            max_tokens_cap=settings.max_context_tokens,
+            max_tokens_cap=settings.max_request_tokens,
         )
     )
     app.include_router(build_router(settings.reports_dir))

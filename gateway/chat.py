@@ -55,7 +55,7 @@ class ChatRequest(_Tolerant):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     metadata: dict[str, Any] | None = None
     domain: Domain | None = None
     options: dict[str, str] | None = None
@@ -178,7 +178,7 @@ def _params(request: ChatRequest, max_tokens_cap: int) -> GenerationParams | Non
     if max_tokens is not None and max_tokens > max_tokens_cap:
         raise invalid(
             f"{field} is {max_tokens}, above this gateway's limit of {max_tokens_cap} tokens "
-            "(KGFT_MAX_CONTEXT_TOKENS)",
+            "(KGFT_MAX_REQUEST_TOKENS)",
             param=field,
         )
     stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])

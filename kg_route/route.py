@@ -135,8 +135,8 @@ class KGRoute:
         """The asked article's whole text from the graph as the answer: no model call, retrieval cost only."""
         read_started = time.perf_counter()
         fact = self.retriever.article(article_id)
-        if fact is None:
-            return None
+        if fact is None or not fact.text.strip():
+            return None  # nothing to recite: let the model answer
         retrieval_ms = retrieval.retrieval_ms + (time.perf_counter() - read_started) * 1000
         return Answer(
             text=fact.text,

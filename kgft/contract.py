@@ -36,7 +36,7 @@ class GenerationParams(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     stop: list[str] = Field(default_factory=list, max_length=4)  # OpenAI's limit
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # what the engines take
 
 
 class Question(_Strict):

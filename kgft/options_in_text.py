@@ -23,6 +23,12 @@ _STEM_ENDS = frozenset("?？:：。.;；!！")
 # What may come right before a later option on its line, besides spaces: the end of the previous one.
 _OPTION_ENDS = frozenset(";；,，。")
 _QUOTES = (("“", "”"), ("「", "」"), ("『", "』"), ("‘", "’"))
+_NON_SPACE = re.compile(r"\S")
+_CHOICE_CUES = re.compile(
+    r"选择|选项|选出|选一|单选|多选|下列|以下哪|哪一|哪个|哪些|哪项|哪种|哪位|正确的是|错误的是|不正确|"
+    r"答案|\b(?:which|choose|select|correct|answer|option|true|false|best)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -59,31 +65,48 @@ def find_options(text: str) -> ParsedMCQ | None:
         options[marker.letter] = option
     before, after = text[: best[0].start].strip(), text[_line_end(text, best[-1].end) :].strip()
     stem = "\n".join(part for part in (before, after) if part)
-    return ParsedMCQ(stem, options) if stem else None
+    if not stem or (after and not asks_for_a_choice(after)):
+        return None
+    return ParsedMCQ(stem, options)
+
+
+def asks_for_a_choice(text: str) -> bool:
+    """Whether text after a lettered list asks to pick ("答案：", "选出…", "Which…"), as an MCQ's tail
+    does; "…包括以下条款：A. 付款方式 B. 违约责任\n请详细展开。" goes on to ask for prose instead."""
+    return _CHOICE_CUES.search(text) is not None or answer_template(text) is not None
 
 
 def _markers(text: str, family: str) -> list[_Marker]:
+    """Every marker of one style, read line by line in one pass each (quote counts carried along), so a
+    long line costs its length, not its length times its markers: the gateway parses on its event loop."""
     found = []
-    for match in _MARKER.finditer(text):
-        wrapped = match["wrapped"]
-        if (_FAMILY.get(match["sep"] or "") if not wrapped else "()") != family:
-            continue
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        head = text[line_start : match.start()]
-        if _inside_quotes(head) or not text[match.end() : _line_end(text, match.end())].strip():
-            continue
-        before = head.rstrip()
-        found.append(
-            _Marker(
-                letter=wrapped or match["letter"],
-                family=family,
-                start=match.start(),
-                end=match.end(),
-                opens_line=not before,
-                before=before[-1:],
-                spaced=len(before) < len(head),
+    offset = 0
+    for line in text.split("\n"):
+        quotes = _QuoteCounts()
+        read = 0
+        for match in _MARKER.finditer(line):
+            wrapped = match["wrapped"]
+            if (_FAMILY.get(match["sep"] or "") if not wrapped else "()") != family:
+                continue
+            quotes.add(line[read : match.start()])
+            read = match.start()
+            if quotes.open() or _NON_SPACE.search(line, match.end()) is None:
+                continue
+            last = match.start() - 1
+            while last >= 0 and line[last].isspace():
+                last -= 1
+            found.append(
+                _Marker(
+                    letter=wrapped or match["letter"],
+                    family=family,
+                    start=offset + match.start(),
+                    end=offset + match.end(),
+                    opens_line=last < 0,
+                    before=line[last] if last >= 0 else "",
+                    spaced=last < match.start() - 1,
+                )
             )
-        )
+        offset += len(line) + 1
     return [marker for marker in found if marker.opens_line or _may_follow(marker)]
 
 
@@ -110,11 +133,21 @@ def _run(markers: list[_Marker]) -> list[_Marker] | None:
     return run
 
 
-def _inside_quotes(head: str) -> bool:
-    """An option list quoted on its line ("按“A. 是 B. 否”的格式") is an example, not the options."""
-    if head.count('"') % 2:
-        return True
-    return any(head.count(opening) > head.count(closing) for opening, closing in _QUOTES)
+class _QuoteCounts:
+    """Quote marks seen so far on a line: an option list inside quotes ("按“A. 是 B. 否”的格式") is an
+    example, not the options."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(['"', *(mark for pair in _QUOTES for mark in pair)], 0)
+
+    def add(self, segment: str) -> None:
+        for mark in self.counts:
+            self.counts[mark] += segment.count(mark)
+
+    def open(self) -> bool:
+        if self.counts['"'] % 2:
+            return True
+        return any(self.counts[opening] > self.counts[closing] for opening, closing in _QUOTES)
 
 
 def _line_end(text: str, position: int) -> int:

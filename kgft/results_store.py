@@ -261,7 +261,8 @@ def _create_tables(engine: sa.Engine) -> None:
             _metadata.create_all(engine)
             return
         except sa.exc.DBAPIError:
-            if attempt == _CREATE_ATTEMPTS - 1:
+            # Only the race is worth another look: an unreachable server fails at once.
+            if attempt == _CREATE_ATTEMPTS - 1 or not sa.inspect(engine).has_table(results.name):
                 raise
 
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     device: str = Field(default="cpu", description="compute that local backends are priced at")
     threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     max_tokens: int = Field(default=256, ge=1)
-    max_context_tokens: int = Field(
+    max_request_tokens: int = Field(
         default=8192, ge=1, description="the largest max_tokens a request may ask for"
     )
     timeout_s: float = Field(default=120.0, gt=0)

@@ -97,6 +97,7 @@ def test_options_are_still_read_from_the_last_user_message_with_the_history_kept
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
         ({"temperature": 3}, "temperature", "less than or equal to 2"),
         ({"seed": "abc"}, "seed", "integer"),
+        ({"seed": 2**70}, "seed", "less than or equal to"),  # beyond what llama.cpp and torch take
     ],
 )
 def test_out_of_range_parameters_are_a_400_naming_the_param(asked, extra, param, says):
@@ -118,7 +119,7 @@ def test_a_tool_result_is_refused_not_dropped(asked):
 
 def test_the_max_tokens_limit_follows_the_setting(tmp_path):
     kg = FakeRoute("kg")
-    app, _ = make_app(tmp_path, {"kg": kg}, max_context_tokens=512)
+    app, _ = make_app(tmp_path, {"kg": kg}, max_request_tokens=512)
     with TestClient(app) as client:
         assert client.post("/v1/chat/completions", json=chat_body(max_tokens=512)).status_code == 200
         refused = client.post("/v1/chat/completions", json=chat_body(max_tokens=513))

@@ -96,6 +96,8 @@ def test_options_are_read_out_of_the_text_in_each_written_form(text, stem, optio
         "A、B两公司均未履行合同，A、B应如何承担责任？",
         "下列哪一项正确？\nA. 甲\nB. ",  # an empty option
         "A. 甲\nB. 乙",  # options and no question
+        "请帮我写一份合同，包括以下条款：\nA. 付款方式\nB. 违约责任\n请详细展开。",  # prose asked
+        "Draft a plan with two phases:\nA. research\nB. build\nExplain each phase in detail.",
     ],
 )
 def test_prose_that_mentions_letters_stays_an_open_question(text):
