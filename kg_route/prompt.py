@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kg_route.facts import Fact
-from kgft.backends.base import ChatMessage, history_messages
+from kgft.backends.base import ChatMessage, conversation
 from kgft.contract import Turn
 
 _SYSTEM_ZH = (
@@ -29,8 +29,8 @@ def build_messages(question: str, facts: Sequence[Fact], history: Sequence[Turn]
     """One system part (the route's rules, the asker's own system prompt, the numbered facts), then the
     earlier turns, then the question exactly as the user wrote it, in the question's language."""
     chinese = is_chinese(question)
-    asker_system = [turn.content for turn in history if turn.role == "system" and turn.content.strip()]
+    rules = _SYSTEM_ZH if chinese else _SYSTEM_EN
     facts_part = f"事实：\n{numbered_facts(facts)}" if chinese else f"Facts:\n{numbered_facts(facts)}"
-    system = "\n\n".join([_SYSTEM_ZH if chinese else _SYSTEM_EN, *asker_system, facts_part])
-    turns = [turn for turn in history if turn.role != "system"]
-    return [ChatMessage("system", system), *history_messages(turns), ChatMessage("user", question)]
+    messages = conversation([rules], history, question)
+    system = messages[0]  # the rules are never empty, so the first message is the system part
+    return [ChatMessage("system", f"{system.content}\n\n{facts_part}"), *messages[1:]]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
 from kgft.backends.base import Generation, LLMBackend, Scoring
+from kgft.contract import Turn
 from kgft.option_scoring import McqMode, pick_option
 
 
@@ -30,7 +31,9 @@ class Reading:
 class Reader(Protocol):
     name: str
 
-    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading: ...
+    def read(
+        self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
+    ) -> Reading: ...
 
 
 def char_ngrams(text: str, n: int) -> set[str]:
@@ -46,7 +49,9 @@ class LexicalReader:
     def __init__(self, n: int = 3):
         self.n = n
 
-    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
+    def read(
+        self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
+    ) -> Reading:
         fact_grams: set[str] = set()
         for fact in facts:
             fact_grams |= char_ngrams(fact.text, self.n)
@@ -67,8 +72,10 @@ class LLMReader:
         self.backend = backend
         self.mode: McqMode = mode
 
-    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
-        pick = pick_option(self.backend, build_messages(question, facts), options, self.mode)
+    def read(
+        self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
+    ) -> Reading:
+        pick = pick_option(self.backend, build_messages(question, facts, history), options, self.mode)
         return Reading(
             choice=pick.choice,
             scores=pick.scores,

@@ -98,7 +98,7 @@ class KGRoute:
         started: float,
     ) -> Answer:
         options = question.options or {}
-        reading = self.reader.read(question.text, options, retrieval.facts)
+        reading = self.reader.read(question.text, options, retrieval.facts, question.history)
         usage, cost, model, reading_ms = Usage(), retrieval_cost, "none", 0.0
         # What the model read (score mode) or wrote (generate mode); an abstention is priced the same.
         generation = reading.generation or (

@@ -77,8 +77,11 @@ def open_graph(settings: Settings) -> GraphStore:
 
 
 def _store_opener() -> Callable[[str, str | None, str | None], GraphStore]:
-    found = sorted(entry_points(group=GRAPH_STORES), key=lambda point: point.name)
-    if not found:
-        raise GraphStoreError(f"no graph store engine is installed (entry point group {GRAPH_STORES})")
+    found = list(entry_points(group=GRAPH_STORES))
+    if len(found) != 1:
+        names = ", ".join(sorted(point.value for point in found)) or "none"
+        raise GraphStoreError(
+            f"expected one graph store engine (entry point group {GRAPH_STORES}), found {names}"
+        )
     opener: Callable[[str, str | None, str | None], GraphStore] = found[0].load()
     return opener

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import create_backend
-from kgft.backends.base import ChatMessage, LLMBackend, generate_args, history_messages
+from kgft.backends.base import LLMBackend, conversation, generate_args
 from kgft.contract import Answer, OnText, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
@@ -39,7 +39,7 @@ class PlainRoute:
 
     def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
-        messages = [*history_messages(question.history), ChatMessage("user", question.text)]
+        messages = conversation((), question.history, question.text)
         if question.options:
             pick = pick_option(self.backend, messages, question.options, self.mcq_mode)
             answer = answer_from_pick(

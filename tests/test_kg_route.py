@@ -153,7 +153,9 @@ class NoLetterReader:
 
     name = "no-letter"
 
-    def read(self, question: str, options: Mapping[str, str], facts: Sequence[Fact]) -> Reading:
+    def read(
+        self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
+    ) -> Reading:
         reply = Generation("我无法判断。", "SmolLM2-135M-Instruct", 120, 5, generation_ms=40.0)
         return Reading(None, {}, abstain_reason="no option letter in the reply", generation=reply)
 

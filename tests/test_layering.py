@@ -27,6 +27,7 @@ def test_the_code_imports_only_downwards() -> None:
         ("ft_route/data/x.py", "from kg_route.store import open_store", "ft_route imports kg_route"),
         ("gateway/x.py", "from eval.summary import summarize", "gateway imports eval"),
         ("eval/x.py", "import ft_route.serve.route", "eval imports ft_route"),
+        ("gateway/x.py", "from kgft.plain_route import PlainRoute", "gateway imports kgft.plain_route"),
         (
             "kgft/plugins.py",
             "from importlib import import_module\nimport_module('kg_route.factory')",

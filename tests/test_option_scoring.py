@@ -11,7 +11,7 @@ import pytest
 from kg_route.facts import Fact
 from kg_route.readers import LLMReader
 from kgft.backends.base import ChatMessage, Generation, Scoring
-from kgft.contract import Cost, OnText, Question
+from kgft.contract import Cost, OnText, Question, Turn
 from kgft.errors import UnsupportedError
 from kgft.letter_answers import INSTRUCTION_EN, INSTRUCTION_ZH, MAX_REPLY_TOKENS, STOP
 from kgft.option_scoring import answer_from_pick, pick_option, resolve_mode
@@ -161,3 +161,21 @@ def test_the_kg_llm_reader_asks_after_the_facts_and_hands_over_what_to_price():
     scored = LLMReader(Scorer("unused")).read("法国的首都是？", OPTIONS, facts)
     assert scored.choice == "B" and scored.scoring is not None
     assert scored.generation is not None and scored.generation.prompt_tokens == 30
+
+
+def test_the_kg_llm_reader_reads_the_conversation_after_the_facts():
+    """An MCQ asked mid-conversation: the asker's system prompt joins the facts' system part, and the
+    earlier turns come before the question."""
+    facts = [Fact(id="f1", text="巴黎是法国的首都。", source="常识")]
+    backend = ChatOnly("B")
+    history = [
+        Turn(role="system", content="只回答字母。"),
+        Turn(role="user", content="你好"),
+        Turn(role="assistant", content="你好！"),
+    ]
+    LLMReader(backend, "generate").read("法国的首都是？", OPTIONS, facts, history)
+    asked = backend.calls[0]["messages"]
+    assert [message.role for message in asked] == ["system", "user", "assistant", "user"]
+    assert "只回答字母。" in asked[0].content and "巴黎是法国的首都。" in asked[0].content
+    assert asked[0].content.index("只回答字母。") < asked[0].content.index("巴黎")
+    assert asked[1].content == "你好" and asked[-1].content.startswith("法国的首都是？")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation, stream_whole
-from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, generate_args, history_messages
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, conversation, generate_args
 from kgft.contract import Answer, GenerationParams, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
@@ -74,14 +74,8 @@ class FTRoute:
         """The question as training posed it (no facts, no option list, so the model's learning decides),
         after the conversation so far. The trained system prompt and the asker's join in one system
         message, trained first, since chat templates take a single system turn."""
-        asker = [turn.content for turn in question.history if turn.role == "system" and turn.content.strip()]
-        system = "\n\n".join([*([self.trained.system_prompt] if self.trained.system_prompt else []), *asker])
-        turns = [turn for turn in question.history if turn.role != "system"]
-        return [
-            *([ChatMessage("system", system)] if system else []),
-            *history_messages(turns),
-            ChatMessage("user", question.text),
-        ]
+        trained = [self.trained.system_prompt] if self.trained.system_prompt else []
+        return conversation(trained, question.history, question.text)
 
     def _generate(
         self, messages: list[ChatMessage], params: GenerationParams | None, on_text: OnText | None

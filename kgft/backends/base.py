@@ -114,5 +114,10 @@ def generate_args(params: GenerationParams | None, default_max_tokens: int) -> G
     )
 
 
-def history_messages(history: Sequence[Turn]) -> list[ChatMessage]:
-    return [ChatMessage(turn.role, turn.content) for turn in history]
+def conversation(system_parts: Sequence[str], history: Sequence[Turn], question: str) -> list[ChatMessage]:
+    """What a route sends: one system message (the route's own parts first, then the asker's system
+    turns, since chat templates take a single system turn), the earlier turns, then the question."""
+    asker = [turn.content for turn in history if turn.role == "system" and turn.content.strip()]
+    system = "\n\n".join(part for part in [*system_parts, *asker] if part)
+    turns = [ChatMessage(turn.role, turn.content) for turn in history if turn.role != "system"]
+    return [*([ChatMessage("system", system)] if system else []), *turns, ChatMessage("user", question)]
