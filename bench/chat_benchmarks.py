@@ -138,32 +138,23 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def biomix_mcq(data_dir: Path) -> list[BenchItem]:
-    rows = _csv(data_dir / "medical/eval/biomixqa/mcq_questions.csv")
-    return [
-        BenchItem(
-            "biomixqa-mcq",
-            f"biomixqa-mcq/{number}",
-            BIOMIX_MCQ_INSTRUCTION + "Question: " + row["text"],
-            row["correct_node"].strip(),
-            "biomixqa-mcq",
-        )
-        for number, row in enumerate(rows, start=1)
-    ]
+def biomix(file: str, name: str, instruction: str, gold_column: str) -> Callable[[Path], list[BenchItem]]:
+    """One BiomixQA CSV: KG_RAG's prompt-based instruction, then the question; items by row number."""
 
+    def load(data_dir: Path) -> list[BenchItem]:
+        rows = _csv(data_dir / "medical/eval/biomixqa" / file)
+        return [
+            BenchItem(
+                name,
+                f"{name}/{number}",
+                instruction + "Question: " + row["text"],
+                row[gold_column].strip(),
+                name,
+            )
+            for number, row in enumerate(rows, start=1)
+        ]
 
-def biomix_tf(data_dir: Path) -> list[BenchItem]:
-    rows = _csv(data_dir / "medical/eval/biomixqa/true_false_questions.csv")
-    return [
-        BenchItem(
-            "biomixqa-tf",
-            f"biomixqa-tf/{number}",
-            BIOMIX_TF_INSTRUCTION + "Question: " + row["text"],
-            row["label"].strip(),
-            "biomixqa-tf",
-        )
-        for number, row in enumerate(rows, start=1)
-    ]
+    return load
 
 
 SETS: dict[str, Callable[[Path], list[BenchItem]]] = {
@@ -171,8 +162,8 @@ SETS: dict[str, Callable[[Path], list[BenchItem]]] = {
     "lexeval-1_2": lexeval("1_2.json", "lexeval-1_2"),
     "lexeval-3_1": lexeval("3_1.json", "lexeval-3_1"),
     "pubmedqa": pubmedqa,
-    "biomixqa-mcq": biomix_mcq,
-    "biomixqa-tf": biomix_tf,
+    "biomixqa-mcq": biomix("mcq_questions.csv", "biomixqa-mcq", BIOMIX_MCQ_INSTRUCTION, "correct_node"),
+    "biomixqa-tf": biomix("true_false_questions.csv", "biomixqa-tf", BIOMIX_TF_INSTRUCTION, "label"),
 }
 
 

