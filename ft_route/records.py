@@ -14,13 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kgft.errors import KgftError
+from kgft.trained_model import ADAPTER_DIR, MODEL_DIR, TRAINING_CARD  # noqa: F401  (the output folder's layout)
 
 TRAIN_FILE = "train.jsonl"
 EVAL_FILE = "eval.jsonl"
 DATASET_CARD = "dataset_card.json"
-TRAINING_CARD = "training_card.json"
-ADAPTER_DIR = "adapter"
-MODEL_DIR = "model"
 
 
 class DatasetError(KgftError):

@@ -80,11 +80,11 @@ def _ingest_statutes(settings: Settings, prices: PriceBook) -> None:
 
 
 def _book_ft_training(settings: Settings) -> None:
-    from ft_route.serve.factory import DEFAULT_MODEL_DIR
     from ft_route.train.cards import TrainingCard, ledger_card_cost
     from kgft.ledger import Ledger
+    from kgft.trained_model import trained_model_folder
 
-    folder = settings.ft_model or DEFAULT_MODEL_DIR
+    folder = trained_model_folder(settings)
     card = TrainingCard.read(folder)
     booked = ledger_card_cost(card, folder, Ledger(settings.ledger_path))
     state = "booked" if booked else "already in the ledger"

@@ -94,10 +94,10 @@ def test_missing_base_model_is_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_the_shipped_adapter_serves_on_a_fresh_home(tmp_path):
-    """No KGFT_FT_MODEL: the route serves ft_route/adapters/smollm2-legal on SmolLM2 converted afresh."""
+    """No KGFT_FT_MODEL: the route serves kgft/adapters/smollm2-legal on SmolLM2 converted afresh."""
     card = json.loads(
         (
-            Path(__file__).resolve().parents[1] / "ft_route/adapters/smollm2-legal/training_card.json"
+            Path(__file__).resolve().parents[1] / "kgft/adapters/smollm2-legal/training_card.json"
         ).read_text()
     )
     asked = kgft(

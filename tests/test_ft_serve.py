@@ -11,9 +11,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ft_route.records import ADAPTER_DIR, MODEL_DIR, TRAINING_CARD
-from ft_route.serve import factory
 from ft_route.serve.budget_forcing import BudgetForcer, ThinkingBudget
 from ft_route.serve.factory import build_route
+from kgft import trained_model
 from kgft.backends import ChatMessage
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.contract import GenerationParams, Question, Route, Turn
@@ -243,7 +243,7 @@ def test_a_model_that_says_nothing_abstains_and_is_still_priced(tmp_path, tiny_d
 
 
 def test_no_model_and_no_default_folder_says_how_to_get_one(tmp_path, prices, monkeypatch):
-    monkeypatch.setattr(factory, "DEFAULT_MODEL_DIR", tmp_path / "absent")
+    monkeypatch.setattr(trained_model, "SHIPPED_MODEL_DIR", tmp_path / "absent")
     with pytest.raises(KgftError, match=r"kgft ft train.*KGFT_FT_MODEL") as error:
         build_route(Settings(ft_model=None, home=tmp_path, threads=1), prices)
     assert "\n" not in str(error.value)

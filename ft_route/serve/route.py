@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation, stream_whole
@@ -12,9 +12,7 @@ from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, conv
 from kgft.contract import Answer, GenerationParams, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
-
-if TYPE_CHECKING:
-    from ft_route.serve.factory import TrainedModel
+from kgft.trained_model import TrainedModel
 
 
 class FTRoute:
