@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from gateway.route_table import RouteTable, RouteUnavailable
 from kgft.contract import Answer, OnText, Question, Route, StreamingRoute
-from kgft.errors import KgftError
+from kgft.errors import ContextLengthError, KgftError
 
 log = logging.getLogger("kgft.gateway")
 _MESSAGE_CHARS = 300
@@ -27,7 +27,7 @@ ShadowDone = Callable[[Answer | None, str | None, float], None]
 
 
 class RouteFailure(Exception):
-    """A route raised, timed out or is not loaded; `why` is error, timeout or unavailable."""
+    """A route raised, timed out or is not loaded; `why` is error, too_long, timeout or unavailable."""
 
     def __init__(self, route: str, why: str, message: str, seconds: float):
         super().__init__(message)
@@ -198,4 +198,5 @@ def _failure(route: str, exc: BaseException, seconds: float) -> RouteFailure:
         log.error("route '%s' raised", route, exc_info=exc)
         message = f"{type(exc).__name__}: {exc}"
     first = (message.strip().splitlines() or [type(exc).__name__])[0][:_MESSAGE_CHARS]
-    return RouteFailure(route, "error", f"route '{route}' failed: {first}", seconds)
+    why = "too_long" if isinstance(exc, ContextLengthError) else "error"
+    return RouteFailure(route, why, f"route '{route}' failed: {first}", seconds)

@@ -332,8 +332,11 @@ def _failed_row(question: Question, failed: RouteFailure, meta: dict[str, Any], 
 
 
 def _route_error(failed: RouteFailure, first: RouteFailure | None = None) -> ApiError:
-    """502 for a route that raised, 504 for one that timed out, 503 for one not loaded."""
+    """400 for a prompt longer than the model's context (OpenAI's context_length_exceeded), 502 for a route
+    that raised, 504 for one that timed out, 503 for one not loaded."""
     message = str(failed) if first is None else f"{first}; fallback {failed}"
+    if failed.why == "too_long":
+        return ApiError(400, message, type="invalid_request_error", code="context_length_exceeded")
     if failed.why == "timeout":
         return ApiError(504, message, type="api_error", code="route_timeout", reason="route")
     if failed.why == "unavailable":

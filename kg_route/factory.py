@@ -11,6 +11,7 @@ from kgft.errors import KgftError
 from kgft.graph_store import GraphStore, NodeRow, open_graph
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from kgft.trained_model import read_trained_model, trained_model_folder
 
 _NAMES = (
     "MATCH (n:Node) WHERE n.kind IN $kinds "
@@ -47,6 +48,25 @@ def linker_from_store(store: GraphStore, settings: Settings) -> EntityLinker:
 
 
 def build_route(settings: Settings, prices: PriceBook) -> KGRoute:
+    """`kg`: the base model (KGFT_KG_BACKEND) reads the graph's facts with KGFT_KG_READER."""
+    return KGRoute(_retriever(settings), settings, prices)
+
+
+def build_lexical_route(settings: Settings, prices: PriceBook) -> KGRoute:
+    """`kg-lexical`: the facts alone pick MCQ options by character overlap, no model: the floor."""
+    return KGRoute(_retriever(settings), settings, prices, name="kg-lexical", reader="lexical")
+
+
+def build_hybrid_route(settings: Settings, prices: PriceBook) -> KGRoute:
+    """`hybrid`: the fine-tuned model (KGFT_FT_MODEL, else the shipped adapter) reads the graph's facts,
+    with the same prompt and reader rule as `kg`, so the two differ only in the model's weights."""
+    trained = read_trained_model(trained_model_folder(settings))
+    return KGRoute(
+        _retriever(settings), settings, prices, name="hybrid", backend_spec=trained.backend_spec, reader="llm"
+    )
+
+
+def _retriever(settings: Settings) -> FactRetriever:
     store = open_graph(settings)
     try:
         store.ensure_schema()
@@ -54,4 +74,4 @@ def build_route(settings: Settings, prices: PriceBook) -> KGRoute:
     except BaseException:
         store.close()  # an empty graph is the common first-run case; don't leave the store open
         raise
-    return KGRoute(FactRetriever(store, linker, budget_tokens=settings.kg_budget_tokens), settings, prices)
+    return FactRetriever(store, linker, budget_tokens=settings.kg_budget_tokens)

@@ -25,24 +25,38 @@ RETRIEVAL_DEVICE = "cpu"
 
 
 class KGRoute:
-    """Retrieval runs on the CPU with no model call; the backend is loaded only when one is needed."""
+    """Retrieval runs on the CPU with no model call; the backend is loaded only when one is needed.
 
-    name = "kg"
+    The same route serves `kg` (the base model reads the facts), `kg-lexical` (no model: the floor) and
+    `hybrid` (a fine-tuned model reads them): only the name, the backend and the reader differ.
+    """
 
-    def __init__(self, retriever: FactRetriever, settings: Settings, prices: PriceBook):
-        if settings.kg_reader not in READERS:
-            raise KgftError(f"unknown reader '{settings.kg_reader}'; use one of {', '.join(READERS)}")
+    def __init__(
+        self,
+        retriever: FactRetriever,
+        settings: Settings,
+        prices: PriceBook,
+        *,
+        name: str = "kg",
+        backend_spec: str | None = None,
+        reader: str | None = None,
+    ):
+        self.reader_name = settings.kg_reader if reader is None else reader
+        if self.reader_name not in READERS:
+            raise KgftError(f"unknown reader '{self.reader_name}'; use one of {', '.join(READERS)}")
+        self.name = name
+        self.backend_spec = backend_spec or settings.kg_backend
         self.retriever = retriever
         self.settings = settings
         self.prices = prices
 
     @cached_property
     def backend(self) -> LLMBackend:
-        return create_backend(self.settings.kg_backend, self.settings)
+        return create_backend(self.backend_spec, self.settings)
 
     @cached_property
     def reader(self) -> Reader:
-        if self.settings.kg_reader == "llm":
+        if self.reader_name == "llm":
             return LLMReader(self.backend, self.settings.mcq_mode)
         return LexicalReader()
 
@@ -56,7 +70,7 @@ class KGRoute:
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question.text)
         retrieval_cost = self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval.retrieval_ms / 1000, cores=1)
-        diagnostics = _diagnostics(retrieval)
+        diagnostics = _diagnostics(retrieval) | self._configuration()
         if not retrieval.links or not retrieval.facts:
             reason = "no entity linked" if not retrieval.links else "no facts for the linked entities"
             return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
@@ -124,9 +138,7 @@ class KGRoute:
             cost=cost,
             abstained=abstained,
             abstain_reason=(reading.abstain_reason or "the reader chose no option") if abstained else None,
-            diagnostics=diagnostics
-            | {"reader": self.reader.name, "option_scores": reading.scores}
-            | reading.diagnostics,
+            diagnostics=diagnostics | {"option_scores": reading.scores} | reading.diagnostics,
         )
 
     def _recite(
@@ -149,6 +161,10 @@ class KGRoute:
             cost=self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval_ms / 1000, cores=1),
             diagnostics=diagnostics | {"recitation": True},
         )
+
+    def _configuration(self) -> dict[str, str]:
+        """What answered, on every answer (abstentions too), so reports can name the model and reader."""
+        return {"reader": self.reader_name, "backend": self.backend_spec}
 
     def _abstain(
         self, reason: str, retrieval: Retrieval, cost: Cost, diagnostics: dict, started: float

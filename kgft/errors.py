@@ -17,6 +17,10 @@ class BackendUnavailableError(KgftError):
     """A backend's server could not be reached or answered with an error."""
 
 
+class ContextLengthError(KgftError):
+    """The prompt does not fit the model's context: the asker's input is too long, not a server fault."""
+
+
 class UnsupportedError(KgftError):
     """The backend cannot do what was asked (for example, scoring over a chat-only API)."""
 

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     graph_user: str | None = None
     graph_password: SecretStr | None = None
     kg_backend: str = Field(default="gguf:smollm2", description="the KG route's base model")
-    kg_reader: str = Field(default="lexical", description="MCQ reader: lexical (free) or llm (scoring)")
+    kg_reader: str = Field(
+        default="llm", description="MCQ reader: llm (the model picks, by KGFT_MCQ_MODE) or lexical (no model)"
+    )
     kg_budget_tokens: int = Field(default=1024, ge=16, description="facts put in the prompt, at most")
     kg_recitation: bool = Field(
         default=True, description="a question for a named article's content gets the article's text verbatim"

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kgft.backends import ChatMessage, create_backend, gguf
+from kgft.backends import ChatMessage, create_backend
 from kgft.errors import ModelNotFoundError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -62,8 +62,7 @@ WRONG_232 = "盗窃公私财物，数额较大的"
 
 
 def test_scores_chinese_options_whose_tokens_end_mid_character(smollm2):
-    # Byte-level BPE splits most CJK characters across tokens, and llama.cpp withholds the log-prob of
-    # a token that ends mid-character; those are read off the top-N list at the same position instead.
+    # Byte-level BPE splits most CJK characters across tokens: the scores are read whole-token all the same.
     bare = smollm2.score([ChatMessage("user", QUESTION_232)], [GOLD_232, WRONG_232]).logprobs
     # transformers' teacher-forced scores on the same weights dequantised (see test_hf_backend.py).
     assert bare == pytest.approx([-138.10, -74.33], rel=0.01)
@@ -74,16 +73,9 @@ def test_scores_chinese_options_whose_tokens_end_mid_character(smollm2):
     assert gold == pytest.approx(-12.60, rel=0.01)
     # With the article to copy from, the gold option is far likelier per character.
     assert gold / len(GOLD_232) > wrong / len(WRONG_232) + 2
-    # Every option sees the same cached prompt, so the order they come in changes nothing.
+    # Every option reads the same prompt, so the order they come in changes nothing.
     reordered = smollm2.score(with_article, [WRONG_232, GOLD_232]).logprobs
     assert reordered == pytest.approx([wrong, gold], abs=1e-4)
-
-
-def test_a_token_outside_every_top_n_tier_is_found_in_the_whole_vocabulary(smollm2, monkeypatch):
-    question = [ChatMessage("user", QUESTION_232)]
-    expected = smollm2.score(question, ["死刑"]).logprobs
-    monkeypatch.setattr(gguf, "_TOP_N_TIERS", ())
-    assert smollm2.score(question, ["死刑"]).logprobs == pytest.approx(expected, abs=1e-4)
 
 
 def test_cost_is_measured_seconds_times_the_cpu_rate(smollm2):

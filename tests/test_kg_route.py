@@ -72,17 +72,30 @@ def route(store, settings) -> KGRoute:
     return KGRoute(FactRetriever(store, linker_from_store(store, settings)), settings, PriceBook.load())
 
 
-def test_statute_mcq_is_read_lexically_with_the_article_cited_and_no_model_cost(route):
-    question = Question(
-        id="lexeval-like",
-        text="中华人民共和国刑法第二百三十二条的内容是:",
-        domain="legal",
-        options={
-            "A": "以暴力、胁迫方法阻碍国家机关工作人员依法执行职务的",
-            "B": "故意杀人的，处死刑、无期徒刑或者十年以上有期徒刑",
-        },
-    )
-    answer = route.answer(question)
+STATUTE_MCQ = Question(
+    id="lexeval-like",
+    text="中华人民共和国刑法第二百三十二条的内容是:",
+    domain="legal",
+    options={
+        "A": "以暴力、胁迫方法阻碍国家机关工作人员依法执行职务的",
+        "B": "故意杀人的，处死刑、无期徒刑或者十年以上有期徒刑",
+    },
+)
+
+
+def test_by_default_the_base_model_reads_the_facts_and_scores_the_options(route):
+    answer = route.answer(STATUTE_MCQ)
+    assert answer.choice == "B" and answer.model == "SmolLM2-135M-Instruct"
+    assert answer.diagnostics["reader"] == "llm" and answer.diagnostics["mcq_mode"] == "score"
+    assert answer.diagnostics["backend"] == "gguf:smollm2"
+    assert answer.usage.prompt_tokens > 100  # the facts were read
+    assert answer.diagnostics["option_scores"]["B"] > answer.diagnostics["option_scores"]["A"]
+
+
+def test_statute_mcq_is_read_lexically_with_the_article_cited_and_no_model_cost(route, settings):
+    lexical = KGRoute(route.retriever, settings, PriceBook.load(), name="kg-lexical", reader="lexical")
+    answer = lexical.answer(STATUTE_MCQ)
+    assert answer.route == "kg-lexical" and answer.model == "none"
     assert answer.choice == "B"
     assert answer.citations[0].source == "中华人民共和国刑法 第二百三十二条"
     assert MURDER in answer.citations[0].text

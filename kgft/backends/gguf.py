@@ -9,26 +9,20 @@ from typing import Any
 
 import xllamacpp
 
-from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, Scoring
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
-from kgft.backends.scoring_ids import scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
-from kgft.errors import BackendUnavailableError, KgftError, ModelNotFoundError
+from kgft.errors import BackendUnavailableError, ContextLengthError, ModelNotFoundError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
 _GGUF_MAGIC = b"GGUF"
 _DEFAULT_CTX = 4096
-# A bias this large makes the forced token win greedy sampling; llama.cpp still reports its raw log-prob.
-_FORCE_BIAS = 100.0
-# Sizes of the raw top-N list read for a token whose own log-prob llama.cpp withholds; the last resort is
-# the whole vocabulary. 256 costs nothing measurable over 1 and held every CJK token tried (rank <= 126).
-_TOP_N_TIERS = (256, 4096)
 
 
 class GGUFBackend:
-    can_score = True  # teacher-forced token log-probs
+    can_score = True  # teacher-forced log-probs, by the same weights in transformers
 
     def __init__(self, spec: BackendSpec, settings: Settings):
         spec.check_options({"ctx"})
@@ -52,8 +46,6 @@ class GGUFBackend:
             raise ModelNotFoundError(f"llama.cpp could not load {self.path}: {exc}") from exc
         # xllamacpp hangs when a Server is destroyed before its loop has run; one token settles it.
         _raise_on_error(self._server.handle_completions({"prompt": "Hi", "max_tokens": 1}))
-        # Tokens whose log-prob llama.cpp has withheld: scoring reads them off the top-N list straight away.
-        self._split_char_ids: set[int] = set()
 
     def generate(
         self,
@@ -132,88 +124,19 @@ class GGUFBackend:
         return "".join(pieces), state["finish"], state["usage"], state["first_ms"]
 
     @cached_property
-    def _tokenizer(self) -> Any:
-        """HF tokenizer rebuilt from the GGUF: scoring needs exact token ids and the chat template."""
-        from transformers import AutoTokenizer
+    def _scorer(self) -> LLMBackend:
+        """The same weights de-quantised into transformers (converted once, cached): llama.cpp's API gives
+        no log-probs for prompt tokens, so it could score only one forced token per request (5 s for a
+        Chinese four-option question against 2 s in one batched forward pass)."""
+        from kgft.backends.gguf_convert import safetensors_dir
+        from kgft.backends.hf import HFBackend  # torch loads only once something is scored
 
-        from kgft.backends.gguf_convert import tokenizer_dir
-
-        return AutoTokenizer.from_pretrained(tokenizer_dir(self.path, self._settings))
+        folder = safetensors_dir(self.path, self._settings)
+        return HFBackend(BackendSpec("hf", str(folder)), self._settings)
 
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
-        """Teacher-forced log-likelihood: force each continuation token in turn, read its raw log-prob."""
-        started = time.perf_counter()
-        prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
-        # With the whole prompt cached, llama.cpp re-reads its last token alone, and that differs slightly
-        # from reading it in the prompt's batch. Caching the prompt first gives every option (and every
-        # repeat of this call) the same prompt state, so option order cannot sway the scores.
-        _raise_on_error(
-            self._server.handle_completions({"prompt": prompt_ids, "max_tokens": 1, "cache_prompt": True})
-        )
-        logprobs = [self._forced_logprob(prompt_ids, target) for target in targets]
-        return Scoring(
-            logprobs=logprobs,
-            tokens_read=len(prompt_ids) + sum(len(target) for target in targets),
-            scoring_ms=(time.perf_counter() - started) * 1000,
-        )
-
-    def _forced_logprob(self, prompt_ids: list[int], target_ids: list[int]) -> float:
-        total = 0.0
-        for position, token in enumerate(target_ids):
-            prefix = prompt_ids + target_ids[:position]
-            logprob = None if token in self._split_char_ids else self._sampled_logprob(prefix, token)
-            if logprob is None:
-                self._split_char_ids.add(token)
-                logprob = self._listed_logprob(prefix, token)
-            total += logprob
-        return total
-
-    def _sampled_logprob(self, prefix: list[int], token: int) -> float | None:
-        """The forced token's own raw log-prob, or None where llama.cpp withholds it.
-
-        llama.cpp sends no token (and so no probabilities) while the generated text ends mid-UTF-8
-        character, which byte-level BPE tokens often do for CJK. Whether it does depends only on the
-        token's bytes, since each request generates just this one token.
-        """
-        scored = self._next_token(prefix, token, n_probs=1)
-        if scored is not None and scored["id"] != token:
-            raise KgftError(f"llama.cpp did not take forced token {token} (got {scored['id']})")
-        return None if scored is None else float(scored["logprob"])
-
-    def _listed_logprob(self, prefix: list[int], token: int) -> float:
-        """A withheld token's raw log-prob, read off the raw top-N list at its position.
-
-        An ASCII token is forced in its place so that llama.cpp sends the list; the list holds the
-        unbiased distribution, the same numbers a forced token's own log-prob comes from.
-        """
-        for n_probs in (*_TOP_N_TIERS, len(self._tokenizer)):
-            scored = self._next_token(prefix, self._ascii_token, n_probs)
-            if scored is None:
-                raise KgftError(f"llama.cpp withheld the probabilities of token {self._ascii_token}")
-            for entry in scored["top_logprobs"]:
-                if entry["id"] == token:
-                    return float(entry["logprob"])
-        raise KgftError(f"llama.cpp listed no probability for token {token}")
-
-    def _next_token(self, prefix: list[int], forced: int, n_probs: int) -> dict[str, Any] | None:
-        response = self._server.handle_completions(
-            {
-                "prompt": prefix,
-                "max_tokens": 1,
-                "n_probs": n_probs,
-                "temperature": 0.0,
-                "logit_bias": [[forced, _FORCE_BIAS]],
-                "cache_prompt": True,
-            }
-        )
-        _raise_on_error(response)
-        logprobs = response["choices"][0]["logprobs"]
-        return None if logprobs is None else logprobs["content"][0]
-
-    @cached_property
-    def _ascii_token(self) -> int:
-        """A token whose text is whole characters, so llama.cpp never withholds it."""
-        return int(self._tokenizer("a", add_special_tokens=False)["input_ids"][-1])
+        """Teacher-forced log-likelihood of each continuation, read by the de-quantised twin."""
+        return self._scorer.score(messages, continuations)
 
     def cost(self, generation: Generation, prices: PriceBook) -> Cost:
         return prices.compute_cost(
@@ -229,4 +152,6 @@ def _raise_on_error(response: dict[str, Any]) -> None:
         return
     error = response.get("error", response)
     message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+    if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+        raise ContextLengthError(f"llama.cpp: {message}")
     raise BackendUnavailableError(f"llama.cpp: {message}")

@@ -23,7 +23,7 @@ from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
-from kgft.errors import ModelNotFoundError, first_line
+from kgft.errors import ContextLengthError, ModelNotFoundError, first_line
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -71,6 +71,7 @@ class HFBackend:
         prompt_ids = self._tokenizer(render_chat(self._tokenizer, messages), add_special_tokens=False)[
             "input_ids"
         ]
+        self._check_context(len(prompt_ids) + max_tokens)
         streamer = _TextStreamer(self._tokenizer, stop, on_text, started)
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
@@ -106,29 +107,43 @@ class HFBackend:
         )
 
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
-        """Teacher-forced log-likelihood of every continuation, in one right-padded forward pass."""
+        """Teacher-forced log-likelihood of every continuation: the prompt is read once, then every
+        continuation in one right-padded batch over the prompt's cached keys and values."""
         started = time.perf_counter()
         if not continuations:
             return Scoring(logprobs=[], tokens_read=0, scoring_ms=0.0)
         prompt_ids, targets = scoring_ids(self._tokenizer, messages, continuations)
-        rows = [prompt_ids + target for target in targets]
+        self._check_context(len(prompt_ids) + max(len(target) for target in targets))
+        # The prompt's last token is read with the continuations: its logits predict their first token.
+        rows = [prompt_ids[-1:] + target for target in targets]
         width = max(len(row) for row in rows)
-        # Right padding leaves every real position's logits untouched under a causal mask.
         input_ids = torch.tensor([row + [0] * (width - len(row)) for row in rows])
-        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+        # Right padding leaves every real position's logits untouched under a causal mask.
+        mask = torch.tensor(
+            [[1] * (len(prompt_ids) - 1 + len(row)) + [0] * (width - len(row)) for row in rows]
+        )
         with torch.inference_mode():
-            logprobs = torch.log_softmax(self._model(input_ids=input_ids, attention_mask=mask).logits, -1)
+            cache = None
+            if len(prompt_ids) > 1:
+                cache = self._model(input_ids=torch.tensor([prompt_ids[:-1]]), use_cache=True).cache
+                cache.batch_repeat_interleave(len(rows))
+            logits = self._model(input_ids=input_ids, attention_mask=mask, cache=cache).logits
+            logprobs = torch.log_softmax(logits.float(), -1)
         scores = []
         for row, target in enumerate(targets):
-            # The logits at position p predict token p + 1.
-            positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(target))
-            picked = logprobs[row, positions, torch.tensor(target, dtype=torch.long)]
+            # Position p's logits predict token p + 1, so target token j is read at position j.
+            picked = logprobs[row, torch.arange(len(target)), torch.tensor(target, dtype=torch.long)]
             scores.append(float(picked.sum()))
         return Scoring(
             logprobs=scores,
             tokens_read=len(prompt_ids) + sum(len(target) for target in targets),
             scoring_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _check_context(self, tokens: int) -> None:
+        limit = getattr(self._model.config, "max_position_embeddings", None)
+        if limit is not None and tokens > limit:
+            raise ContextLengthError(f"{tokens} tokens exceed {self.model}'s context of {limit} tokens")
 
     def cost(self, generation: Generation, prices: PriceBook) -> Cost:
         return prices.compute_cost(
