@@ -7,6 +7,7 @@ from kg_route.linking.embedding import FALLBACK_KINDS, EmbeddingIndex
 from kg_route.linking.sources import LINKED_KINDS, linker_inputs
 from kg_route.retrieval import FactRetriever
 from kg_route.route import KGRoute
+from kgft.card_costs import trained_model_build
 from kgft.errors import KgftError
 from kgft.graph_store import GraphStore, NodeRow, open_graph
 from kgft.pricing import PriceBook
@@ -62,7 +63,13 @@ def build_hybrid_route(settings: Settings, prices: PriceBook) -> KGRoute:
     with the same prompt and reader rule as `kg`, so the two differ only in the model's weights."""
     trained = read_trained_model(trained_model_folder(settings))
     return KGRoute(
-        _retriever(settings), settings, prices, name="hybrid", backend_spec=trained.backend_spec, reader="llm"
+        _retriever(settings),
+        settings,
+        prices,
+        name="hybrid",
+        backend_spec=trained.backend_spec,
+        reader="llm",
+        model_builds=[trained_model_build(trained.folder)],
     )
 
 

@@ -14,9 +14,11 @@ from kg_route.retrieval import FactRetriever, Retrieval
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
 from kgft.backends.base import generate_args
+from kgft.builds import Build
 from kgft.contract import Answer, Citation, Cost, OnText, Question, Timings, Usage
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook, combine
+from kgft.projects import graph_config
 from kgft.settings import Settings
 
 READERS = ("lexical", "llm")
@@ -40,6 +42,7 @@ class KGRoute:
         name: str = "kg",
         backend_spec: str | None = None,
         reader: str | None = None,
+        model_builds: Sequence[Build] = (),
     ):
         self.reader_name = settings.kg_reader if reader is None else reader
         if self.reader_name not in READERS:
@@ -49,6 +52,7 @@ class KGRoute:
         self.retriever = retriever
         self.settings = settings
         self.prices = prices
+        self.model_builds = tuple(model_builds)  # a trained model reading the facts (hybrid)
 
     @cached_property
     def backend(self) -> LLMBackend:
@@ -102,6 +106,12 @@ class KGRoute:
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(question) for question in questions]
+
+    def builds(self) -> list[Build]:
+        """What eval and serve book (kgft.builds): the graph, whose ingest ledgered itself, and any
+        trained model reading it."""
+        url = self.retriever.store.url
+        return [Build(f"graph {url}", graph_config(url)), *self.model_builds]
 
     def _read_choice(
         self,

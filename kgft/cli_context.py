@@ -15,4 +15,4 @@ class Context:
 
     def __init__(self) -> None:
         self.settings = Settings()
-        self.prices = PriceBook.load(self.settings.prices)
+        self.prices = PriceBook.load(self.settings.prices, utilisation=self.settings.local_utilisation)

@@ -9,6 +9,8 @@ from typing import Any
 from ft_route.serve.budget_forcing import BudgetForcer
 from kgft.answers import answer_from_generation, stream_whole
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, conversation, generate_args
+from kgft.builds import Build
+from kgft.card_costs import trained_model_build
 from kgft.contract import Answer, GenerationParams, Question
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
@@ -67,6 +69,10 @@ class FTRoute:
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         # HFBackend has no batch API across prompts; each MCQ's options are scored in one forward pass.
         return [self.answer(question) for question in questions]
+
+    def builds(self) -> list[Build]:
+        """The trained model, with its card's runs for eval and serve to book once (kgft.builds)."""
+        return [trained_model_build(self.trained.folder)]
 
     def _messages(self, question: Question) -> list[ChatMessage]:
         """The question as training posed it (no facts, no option list, so the model's learning decides),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,43 @@ class LossSummary(BaseModel):
     curve: list[tuple[int, float]]
 
 
+LINEAGE_KINDS = ("training_run", "ablation", "failed_run")
+
+
+class LineageRun(BaseModel):
+    """One ledgered run behind the model, as the ledger holds it (id included, so it books once)."""
+
+    id: str
+    kind: str
+    description: str
+    cost_usd: str  # Decimal as text
+    basis: str
+    priced: bool
+    seconds: float
+    tokens: int
+    at: str
+    config: str | None = None
+    meta: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LineageRun:
+        return cls(
+            id=entry.id,
+            kind=entry.kind,
+            description=entry.description,
+            cost_usd=str(entry.cost_usd),
+            basis=entry.basis,
+            priced=entry.priced,
+            seconds=entry.seconds,
+            tokens=entry.tokens,
+            at=entry.at,
+            config=entry.config,
+            meta=entry.meta,
+        )
+
+
 class TrainingCard(BaseModel):
-    status: str  # "completed"; failed and aborted runs leave only a ledger entry
+    status: str  # "completed"; failed and aborted runs leave a ledger entry, listed in `lineage`
     method: str  # "lora" or "full"
     preset: str
     base_model: str  # the model's name
@@ -54,6 +88,8 @@ class TrainingCard(BaseModel):
     resumed_from_step: int | None
     started_at: str
     finished_at: str
+    # Every ledgered run that led to this model (failed, aborted, trial runs and resumed shares).
+    lineage: list[LineageRun] = []
 
     def write(self, out_dir: Path) -> Path:
         path = out_dir / TRAINING_CARD
@@ -65,29 +101,27 @@ class TrainingCard(BaseModel):
         return cls.model_validate_json((out_dir / TRAINING_CARD).read_text("utf-8"))
 
 
-def ledger_card_cost(card: TrainingCard, folder: Path, ledger: Ledger) -> bool:
-    """Books a trained model's recorded cost once on a machine that did not train it (the shipped adapter).
+def with_lineage(card: TrainingCard, out_dir: Path, ledger: Ledger) -> TrainingCard:
+    """The card with every ledgered run that led to it, rewritten in `out_dir`.
 
-    The training run was ledgered where it ran; a fresh machine has only the card, and an all-in
-    comparison that left the FT route's training out would flatter it. False when already booked.
+    Lineage: each share of this output's runs (resumed, failed, aborted) and the trial or failed runs
+    on the same data elsewhere. Serving the model books these once (kgft.card_costs), by entry id.
     """
-    booked = (entry.meta.get("data_hash") for entry in ledger.entries() if entry.route == "ft")
-    if card.data_hash in booked:
-        return False
-    ledger.append(
-        LedgerEntry(
-            route="ft",
-            kind="training_run",
-            description=f"{card.method} fine-tune of {card.base_model} (from {folder.name}'s training card)",
-            cost_usd=Decimal(card.cost_usd),
-            basis=card.cost_basis,
-            priced=card.priced,
-            seconds=card.device_seconds,
-            tokens=card.tokens,
-            meta={"status": card.status, "data_hash": card.data_hash, "out": str(folder), "from_card": True},
-        )
-    )
-    return True
+    lineage = [
+        LineageRun.of(entry)
+        for entry in ledger.entries()
+        if entry.route == "ft" and entry.kind in LINEAGE_KINDS and _led_to(entry, card, out_dir)
+    ]
+    updated = card.model_copy(update={"lineage": lineage})
+    updated.write(out_dir)
+    return updated
+
+
+def _led_to(entry: LedgerEntry, card: TrainingCard, out_dir: Path) -> bool:
+    if entry.meta.get("out") == str(out_dir):
+        return True
+    same_data = entry.meta.get("data_hash") == card.data_hash
+    return same_data and (entry.kind != "training_run" or bool(entry.meta.get("trial")))
 
 
 def summarize_losses(losses: Sequence[float], points: int = 50) -> LossSummary:

@@ -1,5 +1,5 @@
-"""What a training run cost, and the training_run ledger entry that records this process's share of it,
-however the run ended."""
+"""What a training run cost, and the ledger entry that records this process's share of it, however the
+run ended: a completed run is a training_run, a trial an ablation, a failed or aborted one a failed_run."""
 
 from __future__ import annotations
 
@@ -13,16 +13,41 @@ from ft_route.train.batches import Dataset
 from ft_route.train.presets import TrainConfig
 from ft_route.train.run_state import RunState
 from ft_route.train.setup import Base, pick_device
+from kgft import hardware
 from kgft.contract import Cost
+from kgft.hardware import Hardware
 from kgft.ledger import Ledger, LedgerEntry
-from kgft.pricing import PriceBook
+from kgft.pricing import AUTO, PriceBook, unpriced
+from kgft.projects import model_config
 from kgft.settings import Settings
 
 
+def run_hardware(settings: Settings, device: torch.device) -> Hardware:
+    """The GPU by the name torch reports, or this machine's CPU with the threads the run used."""
+    if device.type == "cuda":
+        return Hardware("cuda", torch.cuda.get_device_name(device), 1)
+    return hardware.cpu(settings.threads)
+
+
 def run_cost(settings: Settings, prices: PriceBook, device: torch.device, seconds: float) -> Cost:
-    """`seconds` at the priced device's rate; on CPU, a per-core rate bills the run's threads."""
-    cores = settings.threads if device.type == "cpu" else 1
-    return prices.compute_cost(settings.device, seconds, cores=cores)
+    """`seconds` at the rate of the hardware that ran. KGFT_DEVICE may name the rate, but a CPU rate
+    never prices a GPU run (nor the reverse): that run is unpriced and says why."""
+    ran = run_hardware(settings, device)
+    if settings.device == AUTO:
+        return prices.hardware_cost(ran, seconds)
+    rate = prices.devices.get(settings.device)
+    if rate is not None and rate.kind != ran.kind:
+        return unpriced(
+            f"the run used {ran.label()} but KGFT_DEVICE={settings.device} is a {rate.kind} rate; "
+            f"set KGFT_DEVICE=auto or name a {ran.kind} rate"
+        )
+    return prices.compute_cost(settings.device, seconds, cores=ran.units if ran.kind == "cpu" else 1)
+
+
+def run_kind(status: str, trial: bool) -> str:
+    if status != "completed":
+        return "failed_run"
+    return "ablation" if trial else "training_run"
 
 
 def record_run(
@@ -36,8 +61,8 @@ def record_run(
     started: float,
     status: str,
     error: str | None = None,
-) -> None:
-    """One training_run entry for this process's share: earlier runs were ledgered when they stopped."""
+) -> LedgerEntry:
+    """One entry for this process's share: earlier runs were ledgered when they stopped."""
     seconds = time.perf_counter() - started
     cost = run_cost(settings, prices, pick_device(config), seconds)
     meta: dict[str, Any] = {
@@ -58,11 +83,13 @@ def record_run(
     description = f"{config.method} fine-tune of {base.name} on {data.folder.name} ({status})"
     entry = LedgerEntry.from_cost(
         "ft",
-        "training_run",
+        run_kind(status, config.trial),
         description,
         cost,
         seconds=round(seconds, 3),
         tokens=run.tokens - run.resumed_tokens,
         meta=meta,
+        config=model_config(data.data_hash),
     )
     Ledger(settings.ledger_path).append(entry)
+    return entry

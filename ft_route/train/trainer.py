@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transformers import set_seed
 
 from ft_route.train.batches import Dataset, StepPlan, load_dataset, tokenize_for
-from ft_route.train.cards import TrainingCard, summarize_losses
+from ft_route.train.cards import TrainingCard, summarize_losses, with_lineage
 from ft_route.train.checkpoint import check_out_dir, latest_checkpoint, load_checkpoint, save_checkpoint
 from ft_route.train.errors import TrainingError
 from ft_route.train.ledger_entry import record_run, run_cost
@@ -38,6 +38,7 @@ from ft_route.train.setup import (
 )
 from ft_route.train.sft_data import IGNORE_INDEX, TokenRow, collate, padded_batch
 from kgft.errors import KgftError, first_line
+from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -78,7 +79,7 @@ def train(
             raise
         raise TrainingError(f"training failed at step {run.step + 1}: {reason}") from exc
     record_run(settings, prices, config, base, data, out_dir, run, started, "completed")
-    return card
+    return with_lineage(card, out_dir, Ledger(settings.ledger_path))
 
 
 def _fit(
