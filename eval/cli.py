@@ -15,6 +15,7 @@ from kgft.ledger import Ledger
 
 eval_app = typer.Typer(help="Run routes on a benchmark and report accuracy, full cost and statistics.")
 ledger_app = typer.Typer(help="The build-cost ledger: what it cost to build each route.")
+cost_app = typer.Typer(help="Worked cost scenarios: a headline figure rebuilt, then the whole bill.")
 
 
 @eval_app.command("run")
@@ -58,13 +59,22 @@ def report_command(
     ] = None,
     monthly_queries: Annotated[int | None, typer.Option(min=1, help="volume to amortize build costs")] = None,
     months: Annotated[int | None, typer.Option(min=1, help="months a build is written off over")] = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="a cost plan TOML (`kgft cost scenario`) shown beside the routes")
+    ] = None,
 ) -> None:
     """Write report.html, report.md and summary.json, and print the verdict."""
     from eval.workflow import report_run
 
     context: Context = ctx.obj
     summary, written = report_run(
-        out, context.settings, run_id=run, monthly_queries=monthly_queries, months=months
+        out,
+        context.settings,
+        run_id=run,
+        monthly_queries=monthly_queries,
+        months=months,
+        scenario=scenario,
+        prices=context.prices,
     )
     print(summary["verdict"])
     err.print(f"report: {written['html']}", markup=False, highlight=False)
@@ -74,16 +84,34 @@ def report_command(
 def ledger_add(
     ctx: typer.Context,
     route: Annotated[str, typer.Option(help="the route the cost belongs to: kg, ft, ...")],
-    kind: Annotated[str, typer.Option(help="expert_hours, annotation, infra, ...")],
+    kind: Annotated[str, typer.Option(help="engineer_hours, annotation, base_model_share, ... (see --help)")],
     hours: Annotated[float | None, typer.Option(help="hours spent (with --rate)")] = None,
     rate: Annotated[str | None, typer.Option(help="USD per hour")] = None,
     usd: Annotated[str | None, typer.Option(help="a flat amount in USD instead of hours × rate")] = None,
     description: Annotated[str, typer.Option(help="what it was")] = "",
+    domain: Annotated[
+        str | None, typer.Option(help="the project's domain (legal, medical); default: any")
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option(help="the build it is for, e.g. 'ft-data ad90e61c3efa'; default: any")
+    ] = None,
+    fraction: Annotated[str | None, typer.Option(help="base_model_share: the share (0 to 1)")] = None,
+    published_usd: Annotated[
+        str | None, typer.Option(help="base_model_share: published pre-training cost")
+    ] = None,
+    source: Annotated[str, typer.Option(help="base_model_share: where the published cost is from")] = "",
+    reason: Annotated[str, typer.Option(help="base_model_share: why the share is zero")] = "",
 ) -> None:
-    """Add a build cost no tool measured (experts, annotation, failed attempts elsewhere)."""
-    from eval.costs import manual_entry
+    """Add a build cost no tool measured (experts, annotation, the base model's share, failed attempts)."""
+    from eval.costs import BaseModelShare, manual_entry
+    from kgft.routes import route_names
 
     context: Context = ctx.obj
+    share = None
+    if fraction is not None or reason:
+        share = BaseModelShare(
+            _usd(fraction, "--fraction") or Decimal(0), _usd(published_usd, "--published-usd"), source, reason
+        )
     entry = manual_entry(
         route,
         kind,
@@ -91,6 +119,10 @@ def ledger_add(
         rate_usd=_usd(rate, "--rate"),
         usd=_usd(usd, "--usd"),
         description=description,
+        routes=route_names(),
+        domain=domain,
+        config=config,
+        share=share,
     )
     Ledger(context.settings.ledger_path).append(entry)
     err.print(f"added {route}/{kind}: ${entry.cost_usd} ({entry.basis})", markup=False, highlight=False)
@@ -104,15 +136,31 @@ def ledger_list(
     """Every build cost, with totals per route."""
     context: Context = ctx.obj
     entries = [e for e in Ledger(context.settings.ledger_path).entries() if route in (None, e.route)]
-    table = Table("route", "kind", "description", "USD", "basis")
+    table = Table("route", "kind", "project", "description", "USD", "basis")
     totals: dict[str, Decimal] = {}
     for entry in entries:
-        table.add_row(entry.route, entry.kind, entry.description, str(entry.cost_usd), entry.basis)
+        project = f"{entry.domain or 'any domain'} / {entry.config or 'any build'}"
+        table.add_row(entry.route, entry.kind, project, entry.description, str(entry.cost_usd), entry.basis)
         if entry.priced:
             totals[entry.route] = totals.get(entry.route, Decimal(0)) + entry.cost_usd
     err.print(table)
     for name, total in sorted(totals.items()):
         print(f"{name}\t{total}")
+
+
+@cost_app.command("scenario")
+def cost_scenario(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="s1, deepseek-v3, or a plan TOML of the same shape")],
+    monthly_queries: Annotated[int | None, typer.Option(min=1, help="volume for the all-in $/query")] = None,
+    months: Annotated[int | None, typer.Option(min=1, help="months the build is written off over")] = None,
+) -> None:
+    """Print each line with its arithmetic, evidence and source, the total, and the headline's share."""
+    from eval.scenario import load_scenario, render_scenario
+
+    context: Context = ctx.obj
+    scenario = load_scenario(name, context.prices)
+    print(render_scenario(scenario, monthly_queries=monthly_queries, months=months))
 
 
 def _route_names(raw: str) -> list[str]:

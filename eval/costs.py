@@ -1,4 +1,5 @@
-"""All-in cost per query: runtime cost plus the one-off build cost spread over the queries it serves.
+"""All-in cost per query: runtime cost, plus the one-off build cost spread over the queries it serves,
+plus fixed monthly costs spread over the month's queries.
 
 Everything is Decimal: a break-even volume or a $/correct answer must not drift with float rounding.
 """
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from kgft.errors import KgftError
 from kgft.ledger import LedgerEntry
+from kgft.ledger_kinds import check_kind
 from kgft.pricing import money
 
 
@@ -24,20 +26,58 @@ class RouteCosts:
     build_usd: Decimal
     runtime_per_query_usd: Decimal
     unpriced_build_entries: int
+    fixed_monthly_usd: Decimal = Decimal(0)  # reserved serving hardware, graph host, KG upkeep, refreshes
 
 
-def build_costs(entries: Sequence[LedgerEntry], route: str) -> tuple[Decimal, int]:
+def route_entries(
+    entries: Sequence[LedgerEntry],
+    route: str,
+    *,
+    domain: str | None = None,
+    configs: frozenset[str] = frozenset(),
+) -> list[LedgerEntry]:
+    """The entries that belong to this route's project: those naming one of its builds (whichever route
+    booked them: hybrid shares kg's graph and ft's model), and the route's own entries that name no
+    build. A route that names no builds takes its own entries. Entries of another domain never count."""
+    return [entry for entry in entries if _belongs(entry, route, domain, configs)]
+
+
+def _belongs(entry: LedgerEntry, route: str, domain: str | None, configs: frozenset[str]) -> bool:
+    if entry.domain is not None and domain is not None and entry.domain != domain:
+        return False
+    if not configs:  # rows from before builds were recorded: match by route name, as then
+        return entry.route == route
+    return entry.config in configs or (entry.config is None and entry.route == route)
+
+
+def missing_builds(entries: Sequence[LedgerEntry], configs: frozenset[str]) -> list[str]:
+    """Builds the route names that no ledger entry records: its all-in would leave them out."""
+    booked = {entry.config for entry in entries}
+    return sorted(configs - booked)
+
+
+def build_costs(
+    entries: Sequence[LedgerEntry],
+    route: str,
+    *,
+    domain: str | None = None,
+    configs: frozenset[str] = frozenset(),
+) -> tuple[Decimal, int]:
     """The route's priced build spend, and how many entries had no price (reported, never counted as $0)."""
-    mine = [entry for entry in entries if entry.route == route]
+    mine = route_entries(entries, route, domain=domain, configs=configs)
     total = sum((entry.cost_usd for entry in mine if entry.priced), Decimal(0))
     return total, sum(not entry.priced for entry in mine)
 
 
 def all_in_per_query(costs: RouteCosts, monthly_queries: int, months: int) -> Decimal:
-    """runtime + build / (monthly_queries × months): the build is paid off over the amortization window."""
+    """runtime + build / (monthly_queries × months) + fixed monthly / monthly_queries."""
     if monthly_queries <= 0 or months <= 0:
         raise ValueError(f"monthly_queries and months must be positive, got {monthly_queries} and {months}")
-    return costs.runtime_per_query_usd + costs.build_usd / (monthly_queries * months)
+    return (
+        costs.runtime_per_query_usd
+        + costs.build_usd / (monthly_queries * months)
+        + costs.fixed_monthly_usd / monthly_queries
+    )
 
 
 def per_correct(cost_per_query: Decimal, accuracy: float) -> Decimal | None:
@@ -49,20 +89,26 @@ def per_correct(cost_per_query: Decimal, accuracy: float) -> Decimal | None:
     return cost_per_query / Decimal(repr(accuracy))
 
 
-def break_even_queries_per_month(a: RouteCosts, b: RouteCosts, months: int) -> Decimal | None:
-    """Monthly volume where a and b cost the same all-in per query; None when one is never dearer.
+def monthly_overhead(costs: RouteCosts, months: int) -> Decimal:
+    """What a route costs a month before any query: its build written off, plus its fixed costs."""
+    return costs.build_usd / months + costs.fixed_monthly_usd
 
-    Solving r_a + B_a/(v·m) = r_b + B_b/(v·m) gives v = (B_b − B_a) / ((r_a − r_b)·m). Below that volume
-    the route with the smaller build cost is cheaper; above it, the one with the smaller runtime cost.
+
+def break_even_queries_per_month(a: RouteCosts, b: RouteCosts, months: int) -> Decimal | None:
+    """Monthly volume where a and b cost the same all-in per query; None when one is cheaper at every
+    volume of at least one query a month.
+
+    With overhead O = B/m + F, solving r_a + O_a/v = r_b + O_b/v gives v = (O_b − O_a) / (r_a − r_b).
+    Below that volume the route with the smaller overhead is cheaper; above it, the smaller runtime cost.
     """
     if months <= 0:
         raise ValueError(f"months must be positive, got {months}")
     runtime_gap = a.runtime_per_query_usd - b.runtime_per_query_usd
-    build_gap = b.build_usd - a.build_usd
-    if runtime_gap == 0 or build_gap == 0:
+    overhead_gap = monthly_overhead(b, months) - monthly_overhead(a, months)
+    if runtime_gap == 0 or overhead_gap == 0:
         return None
-    volume = build_gap / (runtime_gap * months)
-    return volume if volume > 0 else None
+    volume = overhead_gap / runtime_gap
+    return volume if volume >= 1 else None
 
 
 def cost_curve(costs: RouteCosts, volumes: Sequence[int], months: int) -> list[Decimal]:
@@ -87,19 +133,71 @@ def manual_entry(
     rate_usd: Decimal | None = None,
     usd: Decimal | None = None,
     description: str = "",
+    routes: Sequence[str] | None = None,
+    domain: str | None = None,
+    config: str | None = None,
+    share: BaseModelShare | None = None,
 ) -> LedgerEntry:
-    """A hand-entered build cost (`kgft ledger add`): hours × hourly rate, or one flat amount."""
+    """A hand-entered build cost (`kgft ledger add`): hours × hourly rate, one flat amount, or a base-model
+    share. `routes` are the known route names: a typo would silently drop out of every all-in."""
     if not route.strip() or not kind.strip():
         raise CostInputError("a ledger entry needs a route and a kind")
+    if routes is not None and route not in routes:
+        raise CostInputError(f"unknown route '{route}'; use one of: {', '.join(routes)}")
+    check_kind(kind)
+    project = {"domain": domain or None, "config": config or None}
+    if share is not None:
+        if kind != "base_model_share" or hours is not None or rate_usd is not None or usd is not None:
+            raise CostInputError("a share (--fraction/--reason) is a base_model_share and nothing else")
+        return share.entry(route, description, **project)
+    if kind == "base_model_share":
+        raise CostInputError(
+            "base_model_share needs --fraction with --published-usd and --source, or --reason"
+        )
     if usd is not None:
         if hours is not None or rate_usd is not None:
             raise CostInputError("give either a flat amount or hours and a rate, not both")
         amount = _non_negative("amount", usd)
-        return LedgerEntry(route, kind, description, amount, f"{money(amount)} flat", True)
+        return LedgerEntry(route, kind, description, amount, f"{money(amount)} flat", True, **project)
     if hours is None and rate_usd is None:
         raise CostInputError("give a flat amount, or hours and an hourly rate")
     spent, rate = _non_negative("hours", hours), _non_negative("hourly rate", rate_usd)
     basis = f"{format(spent.normalize(), 'f')} h × {money(rate)}/h"
-    return LedgerEntry(
-        route, kind, description, spent * rate, basis, True, meta={"hours": str(spent), "rate_usd": str(rate)}
-    )
+    meta = {"hours": str(spent), "rate_usd": str(rate)}
+    return LedgerEntry(route, kind, description, spent * rate, basis, True, meta=meta, **project)
+
+
+@dataclass(frozen=True)
+class BaseModelShare:
+    """A stated fraction of a base model's published pre-training cost, or zero with the reason."""
+
+    fraction: Decimal
+    published_usd: Decimal | None = None
+    source: str = ""
+    reason: str = ""
+
+    def entry(self, route: str, description: str, **project: str | None) -> LedgerEntry:
+        fraction = _non_negative("fraction", self.fraction)
+        if fraction > 1:
+            raise CostInputError(f"fraction must lie in [0, 1], got {fraction}")
+        if fraction == 0:
+            if not self.reason.strip():
+                raise CostInputError("a zero base-model share needs --reason")
+            meta = {"fraction": "0", "reason": self.reason}
+            return LedgerEntry(
+                route,
+                "base_model_share",
+                description,
+                Decimal(0),
+                f"0 × ({self.reason})",
+                True,
+                meta=meta,
+                **project,
+            )
+        published = _non_negative("published pre-training cost", self.published_usd)
+        if not self.source.strip():
+            raise CostInputError("a base-model share needs --source for the published cost")
+        amount = fraction * published
+        meta = {"fraction": str(fraction), "published_cost_usd": str(published), "source": self.source}
+        basis = f"{format(fraction.normalize(), 'f')} × {money(published)} ({self.source})"
+        return LedgerEntry(route, "base_model_share", description, amount, basis, True, meta=meta, **project)

@@ -3,13 +3,16 @@
 Routes run side by side (one worker per route, at most `concurrency` at once); each route answers its
 items in order, in batches through `answer_batch`, and every batch is written before the next starts,
 so a killed run loses at most one batch per route and a re-run answers only what is missing.
+
+A batch that raises is not answered again item by item (that paid twice for what the batch had
+generated): its items become error rows, unpriced, and the next run answers them again one at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -45,18 +48,29 @@ def run_routes(
     batch_size: int = 8,
     judge: LLMJudge | None = None,
     on_answered: OnAnswered | None = None,
+    route_meta: Mapping[str, dict[str, Any]] | None = None,
+    earlier_errors: Mapping[tuple[str, str], str] | None = None,
 ) -> RunOutcome:
-    """Answers every (item, route) pair the store does not hold yet."""
+    """Answers every (item, route) pair the store does not hold yet; `earlier_errors` (taken from the
+    store) are answered one at a time, so one bad item fails only itself. `route_meta` goes on each
+    of the route's rows (what it was built from)."""
     done = store.done_keys(run_id)
     todo = pending_items(items, list(routes), done)
     already = sum(len(items) - len(pending) for pending in todo.values())
+    retry = dict(earlier_errors or {})
+    extra = dict(route_meta or {})
 
     def one_route(name: str) -> tuple[int, int]:
         written = errors = 0
-        pending = todo[name]
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start : start + batch_size]
-            rows = _answer_rows(routes[name], name, batch, run_id, judge)
+        meta = extra.get(name, {})
+        retried = [item for item in todo[name] if (item.id, name) in retry]
+        fresh = [item for item in todo[name] if (item.id, name) not in retry]
+        batches = [[item] for item in retried] + [
+            fresh[start : start + batch_size] for start in range(0, len(fresh), batch_size)
+        ]
+        for batch in batches:
+            rows = _answer_rows(routes[name], name, batch, run_id, judge, meta)
+            rows = [_with_earlier_error(row, retry.get((row.item_id, name))) for row in rows]
             written += store.record_many(rows)
             errors += sum(row.error is not None for row in rows)
             if on_answered:
@@ -73,25 +87,48 @@ def run_routes(
 
 
 def _answer_rows(
-    route: Route, name: str, batch: Sequence[EvalItem], run_id: str, judge: LLMJudge | None
+    route: Route,
+    name: str,
+    batch: Sequence[EvalItem],
+    run_id: str,
+    judge: LLMJudge | None,
+    route_meta: dict[str, Any],
 ) -> list[ResultRow]:
-    """A batch failure falls back to one item at a time, so one bad item costs only its own row."""
+    """A failed batch is one error row per item, never answered again here: it may have paid already."""
+    answers: list[Answer | Exception]
     try:
-        answers: list[Answer | Exception] = list(route.answer_batch([item.as_question() for item in batch]))
-    except Exception:
-        answers = [_answer_one(route, item) for item in batch]
-    return [_row(run_id, name, item, answer, judge) for item, answer in zip(batch, answers, strict=True)]
+        if len(batch) == 1:
+            answers = [route.answer(batch[0].as_question())]
+        else:
+            answers = list(route.answer_batch([item.as_question() for item in batch]))
+    except Exception as exc:  # recorded in the rows: the report counts them as wrong, unpriced answers
+        answers = [exc] * len(batch)
+    return [
+        _row(run_id, name, item, answer, judge, route_meta)
+        for item, answer in zip(batch, answers, strict=True)
+    ]
 
 
-def _answer_one(route: Route, item: EvalItem) -> Answer | Exception:
-    try:
-        return route.answer(item.as_question())
-    except Exception as exc:  # recorded in the row: the report counts it as a wrong answer
-        return exc
+def _with_earlier_error(row: ResultRow, error: str | None) -> ResultRow:
+    return row if error is None else replace(row, meta=row.meta | {"earlier_error": error})
+
+
+def answer_labels(answer: Answer) -> dict[str, Any]:
+    """What answered: the model, and the reader and backend a route names in its diagnostics."""
+    labels = {"model": answer.model}
+    for key in ("reader", "backend"):
+        if isinstance(answer.diagnostics.get(key), str):
+            labels[key] = answer.diagnostics[key]
+    return labels
 
 
 def _row(
-    run_id: str, name: str, item: EvalItem, answer: Answer | Exception, judge: LLMJudge | None
+    run_id: str,
+    name: str,
+    item: EvalItem,
+    answer: Answer | Exception,
+    judge: LLMJudge | None,
+    route_meta: dict[str, Any],
 ) -> ResultRow:
     row = partial(
         ResultRow,
@@ -102,13 +139,22 @@ def _row(
         gold=item.gold,
         category=item.category,
     )
+    base_meta = {"domain": item.domain} | route_meta
     if isinstance(answer, Exception):
         wrong = False if item.kind == "mcq" else None
         error = f"{type(answer).__name__}: {answer}"
-        return row(answer_text="", runtime_cost_usd=Decimal(0), correct=wrong, error=error)
+        # Unpriced: what the failed call spent is unknown, and $0 would flatter the route.
+        return row(
+            answer_text="",
+            runtime_cost_usd=Decimal(0),
+            priced=False,
+            correct=wrong,
+            error=error,
+            meta=base_meta,
+        )
     score = score_answer(item, answer.choice, answer.text, answer.abstained)
     correct = score.correct
-    meta: dict[str, Any] = {"model": answer.model}
+    meta: dict[str, Any] = base_meta | answer_labels(answer)
     if judge is not None and item.kind == "open" and not answer.abstained:
         judgement = judge.judge(item, answer.text)
         correct = judgement.correct

@@ -7,7 +7,7 @@ Money is Decimal until it leaves as a decimal string; floats only carry statisti
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import combinations
@@ -18,8 +18,9 @@ from eval.costs import (
     RouteCosts,
     all_in_per_query,
     break_even_queries_per_month,
-    build_costs,
+    missing_builds,
     per_correct,
+    route_entries,
 )
 from eval.metrics import abstention_rate
 from eval.report.formatting import usd
@@ -38,7 +39,8 @@ from kgft.errors import KgftError
 from kgft.ledger import LedgerEntry
 from kgft.results_store import ResultRow
 
-PREFERRED_ORDER = ("kg", "ft", "llm")  # the main comparison is KG − FT unless the caller names others
+PREFERRED_ORDER = ("kg", "ft", "llm")  # the main comparison is KG − FT whenever both ran
+MAIN_PAIR = ("kg", "ft")
 USD_PLACES = Decimal("1e-10")  # a tenth of a micro-dollar: finer than any per-token price
 PAIRING_NOTE = (
     "Paired statistics use only items both routes answered with a verdict; a row with an error counts "
@@ -64,17 +66,34 @@ def build_summary(
     kg_derived: bool = False,
     routes: Sequence[str] | None = None,
     seed: int = 0,
+    fixed_monthly: Mapping[str, Mapping[str, Decimal]] | None = None,
+    scenarios: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """`routes` orders the routes; the first two form the main `comparison` (first − second)."""
+    """`routes` orders the routes; KG − FT is the main `comparison` when both ran, else the first two.
+
+    `fixed_monthly` is route → {item: USD a month}; `scenarios` are worked plans (eval.scenario) shown
+    beside the measured routes.
+    """
     by_route: dict[str, list[ResultRow]] = defaultdict(list)
     for row in rows:
         by_route[row.route].append(row)
     names, missing = _route_order(by_route, routes)
     outcomes = _outcomes(rows)
-    costs = {name: _route_costs(name, by_route[name], ledger) for name in names}
+    fixed = {name: dict((fixed_monthly or {}).get(name, {})) for name in names}
+    builds = {name: _builds(by_route[name]) for name in names}
+    entries = {name: _entries(name, by_route[name], builds[name], ledger) for name in names}
+    costs = {name: _route_costs(name, by_route[name], entries[name], fixed[name]) for name in names}
     summaries = {
         name: _route_summary(
-            by_route[name], outcomes[name], costs[name], ledger, monthly_queries, months, seed
+            by_route[name],
+            outcomes[name],
+            costs[name],
+            entries[name],
+            builds[name],
+            fixed[name],
+            monthly_queries,
+            months,
+            seed,
         )
         for name in names
     }
@@ -85,6 +104,7 @@ def build_summary(
     main = comparisons[f"{names[0]}_vs_{names[1]}"] if len(names) > 1 else None
     notes = [PAIRING_NOTE] + ([KG_DERIVED_NOTE] if kg_derived else [])
     notes += [f"Route '{name}' was named for this run but has no rows." for name in missing]
+    notes += _cost_notes(summaries)
     return {
         "dataset": dataset,
         "kg_derived": kg_derived,
@@ -95,9 +115,44 @@ def build_summary(
         "routes": summaries,
         "comparison": main,
         "comparisons": comparisons,
+        "scenarios": list(scenarios),
         "verdict": _verdict(summaries, main, monthly_queries, kg_derived),
         "notes": notes,
     }
+
+
+def _builds(rows: list[ResultRow]) -> list[dict[str, str]]:
+    """The builds the route's rows name (eval records them); none on rows from before that."""
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        for build in row.meta.get("builds", []):
+            found.setdefault(build["config"], build)
+    return list(found.values())
+
+
+def _entries(
+    name: str, rows: list[ResultRow], builds: list[dict[str, str]], ledger: Sequence[LedgerEntry]
+) -> list[LedgerEntry]:
+    domains = Counter(row.meta["domain"] for row in rows if "domain" in row.meta)
+    domain = domains.most_common(1)[0][0] if domains else None
+    configs = frozenset(build["config"] for build in builds)
+    return route_entries(ledger, name, domain=domain, configs=configs)
+
+
+def _cost_notes(routes: dict[str, dict[str, Any]]) -> list[str]:
+    notes = []
+    for name, stats in routes.items():
+        if stats["unpriced_queries"]:
+            notes.append(
+                f"{_label(name)}: {stats['unpriced_queries']} of {stats['n']} rows are unpriced "
+                f"({stats['errors']} of them errors); its runtime $/query counts only the priced rows' spend."
+            )
+        for build in stats["missing_builds"]:
+            notes.append(
+                f"{_label(name)}: no ledger entry records the build of {build['what']} ({build['config']}); "
+                "its all-in leaves that build out."
+            )
+    return notes
 
 
 def _route_order(
@@ -111,9 +166,18 @@ def _route_order(
         present = [name for name in named if name in by_route]
         if not present:
             raise SummaryError(f"no rows for route(s) {', '.join(named)}; the rows have {sorted(by_route)}")
-        return present, [name for name in named if name not in by_route]
+        return _main_first(present), [name for name in named if name not in by_route]
     preferred = [name for name in PREFERRED_ORDER if name in by_route]
     return preferred + sorted(set(by_route) - set(preferred)), []
+
+
+def _main_first(names: list[str]) -> list[str]:
+    """KG and FT first when both ran (the main comparison, in the order the caller named them); the
+    others after, in the order named."""
+    if all(name in names for name in MAIN_PAIR):
+        pair = [name for name in names if name in MAIN_PAIR]
+        return [*pair, *(name for name in names if name not in MAIN_PAIR)]
+    return names
 
 
 def _outcomes(rows: Sequence[ResultRow]) -> dict[str, dict[str, bool | None]]:
@@ -128,17 +192,28 @@ def _outcomes(rows: Sequence[ResultRow]) -> dict[str, dict[str, bool | None]]:
     return outcomes
 
 
-def _route_costs(route: str, rows: list[ResultRow], ledger: Sequence[LedgerEntry]) -> RouteCosts:
-    build_usd, unpriced = build_costs(ledger, route)
+def _route_costs(
+    route: str, rows: list[ResultRow], entries: list[LedgerEntry], fixed: dict[str, Decimal]
+) -> RouteCosts:
+    build_usd = sum((entry.cost_usd for entry in entries if entry.priced), Decimal(0))
+    unpriced = sum(not entry.priced for entry in entries)
     runtime = sum((row.runtime_cost_usd for row in rows), Decimal(0)) / len(rows)
-    return RouteCosts(route, build_usd, runtime, unpriced)
+    return RouteCosts(route, build_usd, runtime, unpriced, sum(fixed.values(), Decimal(0)))
+
+
+def _most_common(rows: list[ResultRow], key: str) -> str | None:
+    """What answered most of the route's rows: a route serves one model, but old rows may lack it."""
+    found = Counter(row.meta[key] for row in rows if isinstance(row.meta.get(key), str))
+    return found.most_common(1)[0][0] if found else None
 
 
 def _route_summary(
     rows: list[ResultRow],
     outcomes: dict[str, bool | None],
     costs: RouteCosts,
-    ledger: Sequence[LedgerEntry],
+    entries: list[LedgerEntry],
+    builds: list[dict[str, str]],
+    fixed: dict[str, Decimal],
     monthly_queries: int,
     months: int,
     seed: int,
@@ -151,7 +226,11 @@ def _route_summary(
     timed = [row.latency_ms for row in rows if row.error is None]
     latency = percentiles(timed) if timed else {"p50": None, "p95": None, "p99": None}
     unpriced_queries = sum(not row.priced for row in rows)
+    missing = missing_builds(entries, frozenset(build["config"] for build in builds))
     return {
+        "model": _most_common(rows, "model"),
+        "reader": _most_common(rows, "reader"),
+        "backend": _most_common(rows, "backend"),
         "n": len(rows),
         "n_scored": len(verdicts),
         "n_correct": int(sum(verdicts)),
@@ -170,8 +249,12 @@ def _route_summary(
         "build_cost_usd": _exact(costs.build_usd),
         "unpriced_build_entries": costs.unpriced_build_entries,
         "unpriced_queries": unpriced_queries,
-        "costs_complete": unpriced_queries == 0 and costs.unpriced_build_entries == 0,
-        "build_entries": [_ledger_line(entry) for entry in ledger if entry.route == costs.route],
+        "builds": builds,
+        "missing_builds": [build for build in builds if build["config"] in missing],
+        "fixed_monthly_usd": _exact(costs.fixed_monthly_usd),
+        "fixed_monthly_items": {item: _exact(usd) for item, usd in sorted(fixed.items())},
+        "costs_complete": unpriced_queries == 0 and costs.unpriced_build_entries == 0 and not missing,
+        "build_entries": [_ledger_line(entry) for entry in entries],
         "tokens": _token_means(rows),
         "open_answers": _open_answer_means(rows),
         "categories": _category_accuracy(rows, outcomes),
@@ -191,6 +274,9 @@ def _per_correct(cost_per_query: Decimal, accuracy: float | None) -> Decimal | N
 
 def _ledger_line(entry: LedgerEntry) -> dict[str, Any]:
     return {
+        "id": entry.id,
+        "route": entry.route,
+        "config": entry.config,
         "kind": entry.kind,
         "description": entry.description,
         "cost_usd": _exact(entry.cost_usd),
@@ -313,14 +399,35 @@ def _verdict(
         )
     else:
         sentence = f"{_accuracy_clause(main)} {_cost_clause(routes, main, monthly_queries)}."
+    others = [name for name in routes if main is None or name not in (main["a"], main["b"])]
+    if main is not None and others:
+        sentence += (
+            " Also run: " + "; ".join(_figures(name, routes[name], monthly_queries) for name in others) + "."
+        )
+    sentence += " " + _models(routes)
     unpriced = [_unpriced(name, stats) for name, stats in routes.items() if not stats["costs_complete"]]
     if unpriced:
         sentence += (
-            f" Costs are incomplete ({'; '.join(unpriced)}), so those dollar figures are lower bounds."
+            f" Costs are INCOMPLETE ({'; '.join(unpriced)}), so those dollar figures are lower bounds."
         )
     if kg_derived:
         sentence += " This set was derived from the KG, which favours the KG route."
     return sentence
+
+
+def _figures(name: str, stats: dict[str, Any], monthly_queries: int) -> str:
+    accuracy = "no scored items" if stats["accuracy"] is None else f"{_pts(stats['accuracy'])}%"
+    return f"the {_label(name)} {accuracy} at {usd(stats['all_in_cost_per_query_usd'])} all-in per query"
+
+
+def _models(routes: dict[str, dict[str, Any]]) -> str:
+    """Which model answered for each route, and who read the facts: a result is about those, not a name."""
+    parts = []
+    for name, stats in routes.items():
+        model = stats["model"] or "model not recorded"
+        reader = f", {stats['reader']} reader" if stats["reader"] else ""
+        parts.append(f"{_label(name)}: {model}{reader}")
+    return "Models: " + "; ".join(parts) + "."
 
 
 def _unpriced(name: str, stats: dict[str, Any]) -> str:
@@ -328,7 +435,8 @@ def _unpriced(name: str, stats: dict[str, Any]) -> str:
         _plural(stats["unpriced_queries"], "unpriced query", "unpriced queries"),
         _plural(stats["unpriced_build_entries"], "unpriced build entry", "unpriced build entries"),
     ]
-    return f"the {_label(name)} has " + " and ".join(count for count in counts if count)
+    missing = [f"no build entry for {build['what']}" for build in stats["missing_builds"]]
+    return f"the {_label(name)} has " + " and ".join([count for count in counts if count] + missing)
 
 
 def _plural(count: int, one: str, many: str) -> str:

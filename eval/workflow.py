@@ -18,7 +18,9 @@ from eval.metrics import LLMJudge
 from eval.run_dir import open_run, read_run
 from eval.runner import RunOutcome, run_routes
 from kgft.backends import create_backend
+from kgft.builds import book_builds, build_labels
 from kgft.cli_context import err
+from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.graph_store import open_graph
 from kgft.ledger import Ledger
@@ -55,7 +57,9 @@ def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tup
     try:
         store.create_run(info.run_id, loaded.name, info.routes, {"limit": request.limit})
         built = {name: build_route(name, settings, prices) for name in names}
+        route_meta = _book_builds(built, Ledger(settings.ledger_path))
         judge = LLMJudge(create_backend(request.judge, settings), prices) if request.judge else None
+        earlier_errors = store.take_errors(info.run_id)  # answered again, one at a time
         done = store.done_keys(info.run_id)
         with _progress() as progress:
             tasks = {
@@ -73,6 +77,8 @@ def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tup
                 batch_size=request.batch_size,
                 judge=judge,
                 on_answered=lambda name, count: progress.advance(tasks[name], count),
+                route_meta=route_meta,
+                earlier_errors=earlier_errors,
             )
     finally:
         store.close()
@@ -86,9 +92,13 @@ def report_run(
     run_id: str | None = None,
     monthly_queries: int | None = None,
     months: int | None = None,
+    scenario: Path | None = None,
+    prices: PriceBook | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Writes report.html, report.md and summary.json into `out`; `run_id` picks a run other than out's."""
+    """Writes report.html, report.md and summary.json into `out`; `run_id` picks a run other than out's;
+    `scenario` (a plan TOML, eval.scenario) is costed at the report's volume and shown beside the routes."""
     from eval.report import write_report
+    from eval.scenario import load_scenario, scenario_summary
     from eval.summary import build_summary
 
     if run_id is None:
@@ -103,16 +113,35 @@ def report_run(
         store.close()
     if not rows:
         raise KgftError(f"run '{run_id}' has no rows in the results store")
+    volume = monthly_queries or settings.monthly_queries
+    months = months or settings.amortization_months
+    scenarios = []
+    if scenario is not None:
+        plan = load_scenario(str(scenario), prices or PriceBook.load(settings.prices))
+        scenarios.append(scenario_summary(plan, monthly_queries=volume, months=months))
     summary = build_summary(
         rows,
         Ledger(settings.ledger_path).entries(),
         dataset=dataset,
-        monthly_queries=monthly_queries or settings.monthly_queries,
-        months=months or settings.amortization_months,
+        monthly_queries=volume,
+        months=months,
         kg_derived=kg_derived,
         routes=order,
+        fixed_monthly=settings.fixed_monthly_usd,
+        scenarios=scenarios,
     )
     return summary, write_report(summary, rows, out)
+
+
+def _book_builds(routes: dict[str, Route], ledger: Ledger) -> dict[str, dict[str, Any]]:
+    """Books each route's build where it is evaluated (once, by entry id); returns the rows' meta
+    naming those builds, so the report can tell a booked build from a missing one."""
+    meta = {}
+    for name, route in routes.items():
+        booking = book_builds(name, route, ledger)
+        err.print(booking.line(), markup=False, highlight=False)
+        meta[name] = {"builds": build_labels(booking.builds)}
+    return meta
 
 
 def _progress() -> Progress:

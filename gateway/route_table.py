@@ -10,7 +10,9 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 
+from kgft.builds import book_builds
 from kgft.contract import Route
+from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.routes import build_route
 from kgft.settings import Settings
@@ -57,6 +59,7 @@ class RouteTable:
             self._routes[name] = route
             self._state[name] = READY
             log.info("route '%s' is ready", name)
+            _book(name, route, settings)
 
     def start_building(self, settings: Settings, prices: PriceBook) -> None:
         if any(state == LOADING for state in self._state.values()):
@@ -76,3 +79,11 @@ class RouteTable:
             close = getattr(route, "close", None)
             if close is not None:
                 close()
+
+
+def _book(name: str, route: Route, settings: Settings) -> None:
+    """A served route's build cost is booked once (kgft.builds); a ledger fault must not stop serving."""
+    try:
+        log.info("%s", book_builds(name, route, Ledger(settings.ledger_path)).line())
+    except Exception as exc:
+        log.error("route '%s': its build cost could not be booked: %s", name, exc)

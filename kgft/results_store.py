@@ -2,7 +2,8 @@
 
 SQLite under KGFT_HOME by default, PostgreSQL when KGFT_DB_URL names one; SQLAlchemy Core keeps the
 SQL the same on both. Rows are only ever inserted (a unique key refuses duplicates), so a killed run
-resumes by asking which keys are done; feedback lives in its own table and is joined on read.
+resumes by asking which keys are done (an eval run's error rows are deleted to be answered again);
+feedback lives in its own table and is joined on read.
 """
 
 from __future__ import annotations
@@ -194,6 +195,21 @@ class ResultStore:
         query = sa.select(results.c.item_id, results.c.route).where(results.c.run_id == run_id)
         with self.engine.connect() as connection:
             return {(item_id, route) for item_id, route in connection.execute(query)}
+
+    def take_errors(self, run_id: str) -> dict[tuple[str, str], str]:
+        """Deletes the run's error rows so a resumed run answers them again; returns (item, route) →
+        the error each recorded. The one exception to append-only: an error row holds no answer."""
+        where = sa.and_(results.c.run_id == run_id, results.c.error.is_not(None))
+        try:
+            with self.engine.begin() as connection:
+                found = connection.execute(
+                    sa.select(results.c.item_id, results.c.route, results.c.error).where(where)
+                )
+                errors = {(item_id, route): error for item_id, route, error in found}
+                connection.execute(results.delete().where(where))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the results store: {first_line(exc)}") from exc
+        return errors
 
     def rows(self, run_id: str) -> list[ResultRow]:
         """Every row of a run in insertion order, with feedback's verdict where the row had none."""

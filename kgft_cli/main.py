@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from eval.cli import eval_app, ledger_app
+from eval.cli import cost_app, eval_app, ledger_app
 from ft_route.cli import ft_app
 from gateway.cli import keys_app, serve
 from kg_route.cli import ingest_app
@@ -36,6 +36,7 @@ app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 app.add_typer(eval_app, name="eval")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(cost_app, name="cost")
 
 
 @app.callback()

@@ -45,7 +45,7 @@ def _row(
         prompt_tokens=800,
         completion_tokens=60,
         latency_ms=latency_ms,
-        **extra,
+        **({"meta": {"model": f"{route}-model", "reader": "llm"}} | extra),
     )
 
 
@@ -118,7 +118,7 @@ def test_verdict_names_the_winner_and_flags_unpriced_costs(summary: dict[str, An
     assert verdict.startswith("KG route +20.0 pts accuracy vs the FT route")
     assert "McNemar p<0.001" in verdict
     assert "24% of the FT route's all-in $/query at 10k queries/month" in verdict  # 0.0012 / 0.0050995
-    assert "Costs are incomplete (the FT route has 1 unpriced build entry)" in verdict
+    assert "Costs are INCOMPLETE (the FT route has 1 unpriced build entry)" in verdict
     assert "the FT route is cheaper above 398,010 queries/month" in verdict
 
 
@@ -185,7 +185,7 @@ def test_report_files_are_written(report: dict[str, Path]) -> None:
     assert html.count("<svg") == 4
     assert json.loads(report["json"].read_text("utf-8"))["routes"]["kg"]["accuracy"] == 0.8
     markdown = report["md"].read_text("utf-8")
-    assert "| kg | 200 | 200 | 80.0%" in markdown
+    assert "| kg | kg-model | llm | 200 | 200 | 80.0%" in markdown
     assert "刑法 graph &lt;ingest>" in markdown and "p<0.001" in markdown
 
 

@@ -67,15 +67,29 @@ def test_every_pair_is_answered_and_scored(tmp_path):
     assert {row.category for row in rows} == {"刑法", "民法典"}
 
 
-def test_a_failing_item_costs_only_its_own_row(tmp_path):
+def test_a_failed_batch_is_not_paid_twice_and_its_rows_are_unpriced_until_a_resume_retries_them(tmp_path):
     store = ResultStore(f"sqlite:///{tmp_path / 'r.db'}")
-    outcome = run_routes(_items(6), {"a": LetterRoute("a", "A", fail_on="3")}, store, "r2", batch_size=4)
+    route = LetterRoute("a", "A", fail_on="3")
+    outcome = run_routes(_items(6), {"a": route}, store, "r2", batch_size=4)
 
+    assert route.asked == ["0", "1", "2", "3", "4", "5"]  # 0-2 were not asked again one by one
     rows = {row.item_id: row for row in store.rows("r2")}
-    assert outcome.errors == 1 and len(rows) == 6
+    assert outcome.errors == 4 and len(rows) == 6
     assert rows["3"].error == "RuntimeError: graph went away"
     assert rows["3"].correct is False  # an MCQ the route failed on counts as wrong
+    assert [rows[i].priced for i in "012345"] == [False, False, False, False, True, True]
     assert rows["5"].correct is True
+
+    earlier = store.take_errors("r2")
+    assert sorted(earlier) == [("0", "a"), ("1", "a"), ("2", "a"), ("3", "a")]
+    route.asked.clear()
+    again = run_routes(_items(6), {"a": route}, store, "r2", batch_size=4, earlier_errors=earlier)
+
+    assert route.asked == ["0", "1", "2", "3"]  # one at a time: only the bad item fails again
+    assert (again.written, again.already_done, again.errors) == (4, 2, 1)
+    rows = {row.item_id: row for row in store.rows("r2")}
+    assert [rows[i].priced for i in "012345"] == [True, True, True, False, True, True]
+    assert rows["0"].meta["earlier_error"] == "RuntimeError: graph went away"
 
 
 def test_a_second_run_answers_only_what_is_missing(tmp_path):

@@ -51,8 +51,9 @@ def draw_plots(summary: dict[str, Any], rows: Sequence[ResultRow]) -> list[Plot]
         (
             "plot-break-even",
             "All-in cost per query vs monthly volume",
-            "Build cost spreads over more queries as volume grows. The diamond marks where two routes cost "
-            "the same; the dashed line is the volume this report assumes.",
+            "Build cost and fixed monthly costs spread over more queries as volume grows. The diamond "
+            "marks where two routes cost the same; the dashed line is the volume this report assumes; a "
+            "dotted line is a worked scenario (--scenario).",
             lambda fig: _break_even(fig, summary, colours),
         ),
         (
@@ -129,7 +130,12 @@ def _break_even(figure: Figure, summary: dict[str, Any], colours: dict[str, str]
     volumes = sorted({max(1, int(v)) for v in np.geomspace(max(1, low), high, 120)})
     curves = {name: [float(c) for c in cost_curve(costs[name], volumes, months)] for name in costs}
     for name, curve in curves.items():
-        axes.plot(volumes, curve, color=colours[name], label=name, linewidth=2)
+        axes.plot(volumes, curve, color=colours[name], label=_legend(name, summary), linewidth=2)
+    for scenario in summary.get("scenarios", []):
+        plan = _scenario_costs(scenario)
+        curve = [float(c) for c in cost_curve(plan, volumes, months)]
+        axes.plot(volumes, curve, color="#444", linestyle=":", linewidth=2, label=plan.route)
+        curves[plan.route] = curve
     for volume, route in marks:
         at = max(1, int(volume.to_integral_value()))
         cost = float(cost_curve(costs[route], [at], months)[0])
@@ -146,12 +152,29 @@ def _break_even(figure: Figure, summary: dict[str, Any], colours: dict[str, str]
     return bool(curves)
 
 
+def _legend(name: str, summary: dict[str, Any]) -> str:
+    model = summary["routes"][name].get("model")
+    return f"{name} ({model})" if model else name
+
+
 def _route_costs(name: str, stats: dict[str, Any]) -> RouteCosts:
     return RouteCosts(
         name,
         Decimal(stats["build_cost_usd"]),
         Decimal(stats["cost_per_query_usd"]),
         stats["unpriced_build_entries"],
+        Decimal(stats.get("fixed_monthly_usd") or 0),
+    )
+
+
+def _scenario_costs(scenario: dict[str, Any]) -> RouteCosts:
+    """A worked plan drawn like a route: its build, runtime and fixed costs (eval.scenario)."""
+    return RouteCosts(
+        f"scenario {scenario['name']}",
+        Decimal(scenario["build_usd"]),
+        Decimal(scenario["runtime_per_query_usd"]),
+        0,
+        Decimal(scenario["fixed_monthly_usd"]),
     )
 
 
