@@ -1,4 +1,8 @@
-"""`kgft demo`: the whole comparison on a fresh machine — build both routes, run them, write the report.
+"""`kgft demo`: the whole comparison on a fresh machine — build the routes, run them, write the report.
+
+One base model (SmolLM2-135M-Instruct) under every route, so the graph and the LoRA are the only
+differences: `llm` (the base alone), `kg` (the base reads graph facts), `ft` (base + LoRA), `hybrid` (base +
+LoRA reads graph facts) and `kg-lexical` (graph facts picked by character overlap, no model: the floor).
 
 It walks the user's own path (ingest, the FT route's model, `eval run`, `eval report`), so what the
 demo shows is what the commands do. Every step is idempotent: a second demo reuses the graph and rows.
@@ -18,6 +22,7 @@ from kgft.settings import Settings
 
 LEXEVAL_DIR = Path("legal") / "eval" / "lexeval"
 SHARED_DATA = Path("..") / "shared" / "data"
+DEMO_ROUTES = ("llm", "kg", "ft", "hybrid", "kg-lexical")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ def demo(
         Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
     ] = None,
 ) -> None:
-    """Build both routes, run them on the same legal questions, write the report and print the verdict."""
+    """Build the routes, run them on the same legal questions, write the report and print the verdict."""
     context: Context = ctx.obj
     result = run_demo(
         context.settings,
@@ -59,8 +64,8 @@ def run_demo(
     # shared data, questions generated from the graph stand in and the report labels them KG-derived.
     has_lexeval = data_dir is not None and (data_dir / LEXEVAL_DIR).is_dir()
     dataset = "lexeval-1_2" if has_lexeval else f"kg-legal:{n}"
-    _say(f"3/4 both routes on {n} items of {dataset}")
-    run_eval(EvalRequest(dataset, out, ["kg", "ft"], limit=n, data_dir=data_dir), settings, prices)
+    _say(f"3/4 routes {', '.join(DEMO_ROUTES)} on {n} items of {dataset}")
+    run_eval(EvalRequest(dataset, out, list(DEMO_ROUTES), limit=n, data_dir=data_dir), settings, prices)
     _say("4/4 report")
     summary, written = report_run(out, settings)
     return DemoResult(written["html"], summary["verdict"])

@@ -14,3 +14,5 @@ def _no_outside_settings(monkeypatch, tmp_path_factory):
         if name.startswith("KGFT_") or name == "OPENAI_API_KEY":
             monkeypatch.delenv(name)
     monkeypatch.setenv("KGFT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-kgft.toml"))
+    # One SmolLM2 conversion (~20 s) for the whole run instead of one per test home.
+    monkeypatch.setenv("KGFT_MODEL_CACHE", str(tmp_path_factory.getbasetemp() / "models"))

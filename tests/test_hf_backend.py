@@ -143,7 +143,7 @@ def test_a_failed_conversion_leaves_no_half_folder(tmp_path):
     bogus.write_bytes(b"GGUF but nothing else")
     with pytest.raises(ModelNotFoundError, match="could not convert"):
         tokenizer_dir(bogus, settings)
-    leftovers = [p for p in (settings.cache_dir / "models").rglob("*") if p.is_file()]
+    leftovers = [p for p in settings.model_cache_dir.glob("bogus-*/**/*") if p.is_file()]
     assert leftovers == []
 
 

@@ -11,6 +11,7 @@ import xllamacpp
 
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, Scoring
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
+from kgft.backends.repetition import is_looping
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
 from kgft.errors import BackendUnavailableError, ContextLengthError, ModelNotFoundError
@@ -70,18 +71,8 @@ class GGUFBackend:
         if seed is not None:
             body["seed"] = seed
         started = time.perf_counter()
-        if on_text is None:
-            response = self._server.handle_chat_completions(body)
-            _raise_on_error(response)
-            choice = response["choices"][0]
-            text, finish, usage, first_ms = (
-                choice["message"]["content"] or "",
-                choice["finish_reason"],
-                response["usage"],
-                None,
-            )
-        else:
-            text, finish, usage, first_ms = self._stream(body, on_text, started)
+        # Always streamed, even when nobody listens, so a reply that loops can be stopped mid-way.
+        text, finish, usage, first_ms = self._stream(body, on_text or (lambda piece: None), started)
         return Generation(
             text=text,
             model=self.model,
@@ -112,6 +103,9 @@ class GGUFBackend:
                     on_text(piece)
                 state["finish"] = choice.get("finish_reason") or state["finish"]
             state["usage"] = chunk.get("usage") or state["usage"]
+            if is_looping("".join(pieces)):
+                state["looped"] = True
+                return True  # llama.cpp stops generating; it sends no usage after a stop
             return False
 
         self._server.handle_chat_completions(
@@ -119,9 +113,23 @@ class GGUFBackend:
         )
         if state["error"] is not None:
             _raise_on_error(state["error"])
+        if state.get("looped"):
+            return "".join(pieces), "stop", self._usage_after_stop(body, len(pieces)), state["first_ms"]
         if state["usage"] is None:
             raise BackendUnavailableError("llama.cpp streamed no token usage")
         return "".join(pieces), state["finish"], state["usage"], state["first_ms"]
+
+    def _usage_after_stop(self, body: dict[str, Any], completion_tokens: int) -> dict[str, Any]:
+        """The prompt's token count, from a one-token request on the prompt just cached (~10 ms); each
+        streamed piece was one token."""
+        response = self._server.handle_chat_completions({**body, "max_tokens": 1, "stream": False})
+        _raise_on_error(response)
+        prompt = response["usage"]
+        return {
+            "prompt_tokens": prompt["prompt_tokens"],
+            "completion_tokens": completion_tokens,
+            "prompt_tokens_details": prompt.get("prompt_tokens_details", {}),
+        }
 
     @cached_property
     def _scorer(self) -> LLMBackend:
@@ -131,8 +139,9 @@ class GGUFBackend:
         from kgft.backends.gguf_convert import safetensors_dir
         from kgft.backends.hf import HFBackend  # torch loads only once something is scored
 
-        folder = safetensors_dir(self.path, self._settings)
-        return HFBackend(BackendSpec("hf", str(folder)), self._settings)
+        scorer = HFBackend(BackendSpec("hf", str(safetensors_dir(self.path, self._settings))), self._settings)
+        scorer.model = self.model  # the folder is named after its format; errors should name the model
+        return scorer
 
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         """Teacher-forced log-likelihood of each continuation, read by the de-quantised twin."""

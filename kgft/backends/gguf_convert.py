@@ -85,4 +85,4 @@ def _model_cache(gguf_path: Path, settings: Settings) -> Path:
         raise ModelNotFoundError(f"GGUF model file not found: {gguf_path}") from exc
     key = f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:_HASH_CHARS]
-    return settings.cache_dir / "models" / f"{gguf_path.stem}-{digest}"
+    return settings.model_cache_dir / f"{gguf_path.stem}-{digest}"

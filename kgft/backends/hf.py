@@ -20,6 +20,7 @@ from transformers.utils import logging as hf_logging
 from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.gguf_convert import safetensors_dir
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
+from kgft.backends.repetition import is_looping
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
@@ -86,7 +87,8 @@ class HFBackend:
                 attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
                 max_new_tokens=max_tokens,
                 stopping_criteria=StoppingCriteriaList(
-                    [_StopStrings(self._tokenizer, stop, len(prompt_ids))] if stop else []
+                    [_Looping(self._tokenizer, len(prompt_ids))]
+                    + ([_StopStrings(self._tokenizer, stop, len(prompt_ids))] if stop else [])
                 ),
                 streamer=streamer,
                 pad_token_id=self._pad_id(),
@@ -231,6 +233,18 @@ class _StopStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         text = self._tokenizer.decode(input_ids[0, self._prompt_len :], skip_special_tokens=True)
         return torch.tensor([_cut_at_stop(text, self._stop)[1]])
+
+
+class _Looping(StoppingCriteria):
+    """Stops a reply that has started to loop (kgft.backends.repetition)."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int):
+        self._tokenizer = tokenizer
+        self._prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        text = self._tokenizer.decode(input_ids[0, self._prompt_len :], skip_special_tokens=True)
+        return torch.tensor([is_looping(text)])
 
 
 class _TextStreamer(BaseStreamer):
