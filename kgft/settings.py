@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -49,7 +50,15 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path.home() / ".kgft", description="caches, graph and run stores")
     prices: Path | None = Field(default=None, description="TOML merged over the shipped prices")
-    device: str = Field(default="cpu", description="compute that local backends are priced at")
+    device: str = Field(
+        default="auto", description="a prices.toml rate name, or auto: price the hardware that ran (CPU/GPU)"
+    )
+    local_utilisation: Decimal = Field(
+        default=Decimal(1),
+        gt=0,
+        le=1,
+        description="1: local compute paid per busy second (shared); below 1: reserved hours at this use",
+    )
     model_cache: Path | None = Field(
         default=None, description="models converted for transformers; default KGFT_HOME/cache/models"
     )
@@ -89,6 +98,10 @@ class Settings(BaseSettings):
     )
     monthly_queries: int = Field(default=10_000, ge=1, description="volume build costs amortize over")
     amortization_months: int = Field(default=12, ge=1, description="months a build is written off over")
+    fixed_monthly_usd: dict[str, dict[str, Decimal]] = Field(
+        default_factory=dict,
+        description="route -> {item: USD a month}: serving hardware reserved, graph DB host, KG updates...",
+    )
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -110,6 +123,14 @@ class Settings(BaseSettings):
     gateway_threads: int = Field(default=32, ge=1, description="threads that wait on route calls")
     gateway_shadow_queue: int = Field(default=64, ge=0, description="shadow runs waiting; more are dropped")
     # --- end gateway --------------------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _fixed_costs(self) -> Settings:
+        for route, items in self.fixed_monthly_usd.items():
+            for item, usd in items.items():
+                if not usd.is_finite() or usd < 0:
+                    raise ValueError(f"fixed_monthly_usd.{route}.{item} must be >= 0, got {usd}")
+        return self
 
     @classmethod
     def settings_customise_sources(
