@@ -48,6 +48,45 @@ def ingest_medical_command(
     )
 
 
+@ingest_app.command("charges")
+def ingest_charges_command(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Option(help="folder of the charge-name provisions (*(YYYY-MM-DD).md)")],
+    cases: Annotated[
+        Path | None, typer.Option(help="CAIL2018 cases (*.jsonl folder or file): the precedent layer")
+    ] = None,
+    eval_set: Annotated[
+        list[Path] | None,
+        typer.Option(help="eval set the cases must not repeat; repeat (default: the LexEval sets)"),
+    ] = None,
+) -> None:
+    """Charges in force linked to the 刑法 articles (run `ingest legal` first), and precedent cases."""
+    from kg_route.ingest.charges import ingest_charges
+
+    dropped: list[str] = []
+
+    def run(store: GraphStore, context: Context) -> IngestSummary:
+        result = ingest_charges(
+            store, source, cases, context.settings, context.prices, eval_sets=eval_set or None
+        )
+        dropped.append(f"  {result.charges} charges")
+        if result.contamination is not None:
+            report = result.contamination
+            sets = ", ".join(Path(name).name for name in report.eval_sets)
+            dropped[0] += (
+                f", {result.cases_kept} cases; {len(report.contaminated_ids)} of {report.checked} "
+                f"dropped for repeating {sets} (all listed in {result.dropped_list})"
+            )
+            dropped.extend(
+                f"  dropped {p.train_id} ↔ {p.eval_id} «{p.shared[:40]}»" for p in report.pairs[:3]
+            )
+        return result.summary
+
+    _ingest_and_report(ctx.obj, run)
+    for line in dropped:
+        err.print(line, markup=False, highlight=False)
+
+
 def _ingest_and_report(context: Context, run: Callable[[GraphStore, Context], IngestSummary]) -> None:
     """Open the configured graph, run one ingestion into it, print its summary, close the graph."""
     from kgft.graph_store import open_graph

@@ -13,3 +13,6 @@ class Fact:
     text: str
     source: str
     score: float = 0.0
+    # The names the fact's subject answers to (a charge's name and aliases), for readers that match
+    # options by name; empty for articles and triples.
+    names: tuple[str, ...] = ()

@@ -84,3 +84,32 @@ class LLMReader:
             generation=pick.generation,
             diagnostics=pick.diagnostics,
         )
+
+
+class ChargeOptionsReader:
+    """Options that name retrieved charges ("A: 盗窃罪") take those charges' ranking scores; any other MCQ
+    goes to the inner reader. Overlap with the facts cannot tell candidates apart: every candidate's
+    fact holds its own name, so the lexical reader would tie them."""
+
+    def __init__(self, inner: Reader):
+        self.inner = inner
+        self.name = inner.name
+
+    def read(
+        self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
+    ) -> Reading:
+        scores_by_name: dict[str, float] = {}
+        for fact in facts:
+            for name in fact.names:
+                key = charge_key(name)
+                scores_by_name[key] = max(scores_by_name.get(key, 0.0), fact.score)
+        scores = {letter: scores_by_name.get(charge_key(option), 0.0) for letter, option in options.items()}
+        if not any(scores.values()):
+            return self.inner.read(question, options, facts, history)
+        choice = max(scores, key=lambda letter: scores[letter])
+        return Reading(choice=choice, scores=scores, diagnostics={"charge_options": True})
+
+
+def charge_key(name: str) -> str:
+    """A charge name as options write it: spaces, a final 罪 and 帐/账 do not count."""
+    return "".join(name.split()).removesuffix("罪").replace("帐", "账")

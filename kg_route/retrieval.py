@@ -1,7 +1,9 @@
 """Facts for a question with no LLM call: link names, fetch 1–2 hop facts with parametrized Cypher, rank, cut.
 
-Legal: a linked article is its own fact; a law named without an article contributes its articles
-(law → chapter → section → article, up to 3 hops) ranked by overlap with the question. Medical: a linked
+Legal: a question that asks which crime (or reads like a case description) gets the crime layer's
+ranked charges first (kg_route.charges: no model call); a linked article is its own fact; a law named
+without an article contributes its articles (law → chapter → section → article, up to 3 hops) ranked by
+overlap with the question. Medical: a linked
 entity's outgoing triples, grouped per relation ("阑尾炎 常见症状：腹痛、发热"), and triples pointing at it
 ("常见症状包含腹痛的：阑尾炎、胃炎").
 """
@@ -13,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kg_route.charges.facts import ChargeFacts, charge_facts, charge_links
 from kg_route.facts import Fact
 from kg_route.linking import EntityLinker, Link
 from kg_route.linking.question_focus import question_focus
@@ -64,30 +67,46 @@ class Retrieval:
     retrieval_ms: float
     linked_text: str = field(default="", kw_only=True)
     stripped: tuple[str, ...] = field(default=(), kw_only=True)
+    # Why nothing could be retrieved when the reason is more than "nothing linked" (a charge question
+    # whose fact text is empty, too long, not Chinese or names no crime).
+    abstain_reason: str | None = field(default=None, kw_only=True)
 
 
 class FactRetriever:
     """Question → ranked facts within a token budget (estimated at one token per character)."""
 
     def __init__(
-        self, store: GraphStore, linker: EntityLinker, budget_tokens: int = 1024, max_facts: int = 12
+        self,
+        store: GraphStore,
+        linker: EntityLinker,
+        budget_tokens: int = 1024,
+        max_facts: int = 12,
+        charges: ChargeFacts | None = None,
     ):
         self.store = store
         self.linker = linker
         self.budget_tokens = budget_tokens
         self.max_facts = max_facts
+        self.charges = charges or ChargeFacts(store)
 
     def retrieve(self, question: str) -> Retrieval:
         started = time.perf_counter()
         focus = question_focus(question)
         links = self.linker.link(focus.text)
         facts = self._rank(focus.text, self._candidates(focus.text, links)) if links else []
+        ranking = self.charges.ranking(focus.text)
+        reason = None
+        if ranking is not None:
+            links = charge_links(ranking, focus.text) + links
+            facts = charge_facts(ranking) + facts
+            reason = ranking.abstain_reason if not links else None
         return Retrieval(
             links,
             self._within_budget(facts),
             (time.perf_counter() - started) * 1000,
             linked_text=focus.text,
             stripped=focus.stripped,
+            abstain_reason=reason,
         )
 
     def article(self, node_id: str) -> Fact | None:
@@ -161,7 +180,8 @@ class FactRetriever:
         for fact in facts:
             cost = len(fact.source) + len(fact.text)
             if not kept and cost > left:  # the best fact alone is too long: cut it rather than lose it
-                fact = Fact(fact.id, fact.text[: max(0, left - len(fact.source))], fact.source, fact.score)
+                cut = fact.text[: max(0, left - len(fact.source))]
+                fact = Fact(fact.id, cut, fact.source, fact.score, names=fact.names)
                 cost = left
             if cost <= left:  # a long fact is skipped; shorter ones further down may still fit
                 kept.append(fact)

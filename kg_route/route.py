@@ -8,7 +8,7 @@ from functools import cached_property
 
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
-from kg_route.readers import LexicalReader, LLMReader, Reader
+from kg_route.readers import ChargeOptionsReader, LexicalReader, LLMReader, Reader
 from kg_route.recitation import recited_article
 from kg_route.retrieval import FactRetriever, Retrieval
 from kgft.answers import answer_from_generation, stream_whole
@@ -62,7 +62,7 @@ class KGRoute:
     def reader(self) -> Reader:
         if self.reader_name == "llm":
             return LLMReader(self.backend, self.settings.mcq_mode)
-        return LexicalReader()
+        return ChargeOptionsReader(LexicalReader())
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)
@@ -76,7 +76,9 @@ class KGRoute:
         retrieval_cost = self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval.retrieval_ms / 1000, cores=1)
         diagnostics = _diagnostics(retrieval) | self._configuration()
         if not retrieval.links or not retrieval.facts:
-            reason = "no entity linked" if not retrieval.links else "no facts for the linked entities"
+            reason = retrieval.abstain_reason or (
+                "no entity linked" if not retrieval.links else "no facts for the linked entities"
+            )
             return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
         if question.options:
             return stream_whole(

@@ -10,8 +10,6 @@ probability 1 - (1 - 0.8**5)**20 > 0.9996.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +18,12 @@ import numpy as np
 
 from ft_route.data.kg_questions import is_generated
 from ft_route.records import SFTExample
+from kgft.comparable_text import normalize
 
 SHINGLE_CHARS = 5
 NEAR_DUPLICATE_JACCARD = 0.8
 BANDS, ROWS = 20, 5
 _PRIME = (1 << 31) - 1  # a·x stays below 2**63, so numpy does the hashing in uint64
-_NOT_TEXT = re.compile(r"[\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -33,11 +31,6 @@ class Deduplicated:
     kept: list[SFTExample]
     exact: int
     near: int
-
-
-def normalize(text: str) -> str:
-    """What makes two prompts "the same": case, width, spaces and punctuation do not count."""
-    return _NOT_TEXT.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def shingles(text: str, size: int = SHINGLE_CHARS) -> frozenset[str]:

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ft_route.records import DatasetError, SFTExample
-from kgft.sources import SourceError
+from kgft.sources import DEFAULT_DATA_ROOT, SourceError
 from kgft.sources.rows import read_rows
 
-# The shared data folder beside the project (../shared/data), where the default sources live.
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEFAULT_SOURCES = {
     "legal": (
         "legal/train/lawyer-llama/legal_counsel_with_article_v2.json",
