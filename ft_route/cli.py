@@ -23,7 +23,8 @@ def ft_data(
     domain: Annotated[str, typer.Option(help="legal or medical")] = "legal",
     n: Annotated[int, typer.Option(min=1, help="examples to select (s1 used 1,000)")] = 1000,
     source: Annotated[
-        list[Path] | None, typer.Option(help="training JSON/JSONL; repeat (default: shared data)")
+        list[Path] | None,
+        typer.Option(help="training JSON/JSONL, or `cases` (CAIL2018 fact → charge pairs); repeat"),
     ] = None,
     from_kg: Annotated[bool, typer.Option("--from-kg", help="add QA generated from the graph")] = False,
     difficulty: Annotated[

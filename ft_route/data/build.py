@@ -19,6 +19,7 @@ from ft_route.data.card import (
     OverlapSummary,
     SourceSummary,
 )
+from ft_route.data.cases import is_case_source, load_cases, named_source
 from ft_route.data.contamination import (
     MAX_CONTAMINATED_FRACTION,
     MIN_SHARED_FRACTION,
@@ -93,22 +94,33 @@ def build_dataset(
             raise DatasetError(f"unknown domain '{domain}': use one of {sorted(DEFAULT_SOURCES)}")
         if n < 1:
             raise DatasetError(f"n must be at least 1, got {n}")
-        source_paths = default_sources(domain) if sources is None else list(sources)
+        source_paths = (
+            default_sources(domain) if sources is None else [named_source(path) for path in sources]
+        )
         eval_paths = default_eval_sets(domain) if eval_sets is None else list(eval_sets)
         _refuse_eval_files_as_sources(source_paths, eval_paths)
-        loaded = [load_source(path, domain, allow_exam_derived=allow_exam_derived) for path in source_paths]
+        stems = [stem for path in eval_paths for stem in load_eval_stems(path)]
+        eval_names = [str(path) for path in eval_paths]
+        loaded, cases_dropped = [], 0
+        for path in source_paths:
+            if is_case_source(path):  # cleaned as the KG route's precedents are, whatever the share
+                cases, dropped_ids = load_cases(path, domain, stems, eval_names)
+                loaded.append(cases)
+                cases_dropped += len(dropped_ids)
+            else:
+                loaded.append(load_source(path, domain, allow_exam_derived=allow_exam_derived))
         candidates = [example for source in loaded for example in source.examples]
         generated = None if kg_store is None else kg_questions(kg_store, domain, seed)
         candidates += generated or []
         stages = {"loaded": len(candidates)}
         dropped: Counter[str] = Counter(skipped_rows=sum(source.skipped for source in loaded))
 
-        stems = [stem for path in eval_paths for stem in load_eval_stems(path)]
-        report = check_contamination(candidates, stems, [str(path) for path in eval_paths])
+        report = check_contamination(candidates, stems, eval_names)
         refuse_if_contaminated(report, max_contaminated)
         contaminated = set(report.contaminated_ids)
         candidates = [example for example in candidates if example.id not in contaminated]
         dropped["contaminated"] = len(contaminated)
+        dropped["contaminated_cases"] = cases_dropped
         stages["not_contaminated"] = len(candidates)
 
         well_formed = []
