@@ -43,7 +43,8 @@ class Booking:
             return f"{self.route}: no build to book"
         if self.booked:
             total = sum(entry.cost_usd for entry in self.booked if entry.priced)
-            return f"{self.route}: build cost booked (${total.normalize():f}, {len(self.booked)} entries)"
+            count = "1 entry" if len(self.booked) == 1 else f"{len(self.booked)} entries"
+            return f"{self.route}: build cost booked (${total.normalize():f}, {count})"
         if self.already:
             return f"{self.route}: build cost already in the ledger"
         return f"{self.route}: built from {', '.join(b.what for b in self.builds)}; booked where it was built"
