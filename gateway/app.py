@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gateway.api import api_router
+from gateway.body_drain import DrainRefusedBodies
 from gateway.dispatch import Dispatcher
 from gateway.errors import error_response
 from gateway.keys import KeyFile, KeyRing
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(build_router(settings.reports_dir))
     _openai_errors(app)
     app.add_middleware(MeteredApp, metrics=metrics)
+    app.add_middleware(DrainRefusedBodies, limit_bytes=settings.gateway_drain_bytes)
     app.state.gateway = gateway
     return app
 

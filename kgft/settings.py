@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         default="llm", description="MCQ reader: llm (the model picks, by KGFT_MCQ_MODE) or lexical (no model)"
     )
     kg_budget_tokens: int = Field(default=1024, ge=16, description="facts put in the prompt, at most")
+    kg_without_facts: Literal["model", "abstain"] = Field(
+        default="model",
+        description="a question the graph holds nothing on: the model answers alone, or abstain",
+    )
     kg_recitation: bool = Field(
         default=True, description="a question for a named article's content gets the article's text verbatim"
     )
@@ -116,6 +120,9 @@ class Settings(BaseSettings):
     gateway_auth: bool = Field(default=True, description="false for local demos only: no API key is asked")
     gateway_domain: Domain = Field(default="legal", description="domain of a chat request that names none")
     gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="larger requests get 413")
+    gateway_drain_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=0, description="a refused body up to this is read, so the client sees 413"
+    )
     gateway_route_timeout_s: float = Field(default=60.0, gt=0, description="then fallback, or 504")
     gateway_route_concurrency: dict[str, PositiveInt] = Field(
         default_factory=dict, description="calls one route takes at once; 1 unless named (a graph connection)"

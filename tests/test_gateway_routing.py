@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from gateway.routing import Router, sticky_point
 from kgft.errors import KgftError
 from kgft.results_store import LIVE_RUN
+from kgft.routes import route_names
 from kgft.settings import GatewayExperiment, Settings
 from tests.gateway_fakes import FakeRoute, chat_body, make_app
 
@@ -249,4 +250,5 @@ def test_serve_refuses_unknown_routes_in_one_line_before_listening(tmp_path):
         [kgft, "serve", "--routes", "kg,zz"], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: unknown route(s) zz; the gateway serves: ft, kg, llm"
+    served = ", ".join(route_names())
+    assert result.stderr.strip() == f"error: unknown route(s) zz; the gateway serves: {served}"
