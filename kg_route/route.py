@@ -11,7 +11,7 @@ from kg_route.prompt import build_messages
 from kg_route.readers import ChargeOptionsReader, LexicalReader, LLMReader, Reader
 from kg_route.recitation import recited_article
 from kg_route.retrieval import FactRetriever, Retrieval
-from kgft.answers import answer_from_generation, stream_whole
+from kgft.answers import answer_alone, answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
 from kgft.backends.base import generate_args
 from kgft.builds import Build
@@ -79,6 +79,28 @@ class KGRoute:
             reason = retrieval.abstain_reason or (
                 "no entity linked" if not retrieval.links else "no facts for the linked entities"
             )
+            if retrieval.abstain_reason is None and self._answers_without_facts:
+                alone = answer_alone(
+                    self.backend,
+                    question,
+                    self.prices,
+                    route=self.name,
+                    max_tokens=self.settings.max_tokens,
+                    mcq_mode=self.settings.mcq_mode,
+                    on_text=on_text,
+                )
+                return alone.model_copy(
+                    update={
+                        "cost": combine(retrieval_cost, alone.cost),
+                        "timings": alone.timings.model_copy(
+                            update={
+                                "retrieval_ms": retrieval.retrieval_ms,
+                                "total_ms": (time.perf_counter() - started) * 1000,
+                            }
+                        ),
+                        "diagnostics": diagnostics | alone.diagnostics | {"without_facts": reason},
+                    }
+                )
             return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
         if question.options:
             return stream_whole(
@@ -173,6 +195,12 @@ class KGRoute:
             cost=self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval_ms / 1000, cores=1),
             diagnostics=diagnostics | {"recitation": True},
         )
+
+    @property
+    def _answers_without_facts(self) -> bool:
+        """Where the graph holds nothing on the question, the model answers alone (as `llm` would),
+        unless settings ask for an abstention; a route with no model can only abstain."""
+        return self.reader_name == "llm" and self.settings.kg_without_facts == "model"
 
     def _configuration(self) -> dict[str, str]:
         """What answered, on every answer (abstentions too), so reports can name the model and reader."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText
-from kgft.contract import Answer, Citation, Timings, Usage
+from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, conversation, generate_args
+from kgft.contract import Answer, Citation, Question, Timings, Usage
 from kgft.errors import KgftError
+from kgft.option_scoring import McqMode, answer_from_pick, pick_option
 from kgft.pricing import PriceBook
 
 
@@ -41,6 +43,36 @@ def answer_from_generation(
             "finish_reason": generation.finish_reason,
             **(diagnostics or {}),
         },
+    )
+
+
+def answer_alone(
+    backend: LLMBackend,
+    question: Question,
+    prices: PriceBook,
+    *,
+    route: str,
+    max_tokens: int,
+    mcq_mode: McqMode,
+    on_text: OnText | None = None,
+) -> Answer:
+    """The model on the conversation alone, no knowledge added: the `llm` route, and the KG route where
+    the graph holds nothing on the question. Options are picked by the rule every route uses."""
+    started = time.perf_counter()
+    messages = conversation((), question.history, question.text)
+    if question.options:
+        pick = pick_option(backend, messages, question.options, mcq_mode)
+        answer = answer_from_pick(
+            pick, question.options, route=route, backend=backend, prices=prices, started=started
+        )
+        return stream_whole(answer, on_text)
+    generation = backend.generate(messages, **generate_args(question.params, max_tokens), on_text=on_text)
+    return answer_from_generation(
+        generation,
+        route=route,
+        backend=backend,
+        prices=prices,
+        total_ms=(time.perf_counter() - started) * 1000,
     )
 
 

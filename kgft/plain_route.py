@@ -5,14 +5,13 @@ It also lets the gateway front any OpenAI-compatible endpoint (KGFT_LLM_BACKEND=
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
-from kgft.answers import answer_from_generation, stream_whole
+from kgft.answers import answer_alone
 from kgft.backends import create_backend
-from kgft.backends.base import LLMBackend, conversation, generate_args
+from kgft.backends.base import LLMBackend
 from kgft.contract import Answer, OnText, Question
-from kgft.option_scoring import McqMode, answer_from_pick, pick_option
+from kgft.option_scoring import McqMode
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -38,28 +37,14 @@ class PlainRoute:
         return self._answer(question, on_text)
 
     def _answer(self, question: Question, on_text: OnText | None) -> Answer:
-        started = time.perf_counter()
-        messages = conversation((), question.history, question.text)
-        if question.options:
-            pick = pick_option(self.backend, messages, question.options, self.mcq_mode)
-            answer = answer_from_pick(
-                pick,
-                question.options,
-                route=self.name,
-                backend=self.backend,
-                prices=self.prices,
-                started=started,
-            )
-            return stream_whole(answer, on_text)
-        generation = self.backend.generate(
-            messages, **generate_args(question.params, self.max_tokens), on_text=on_text
-        )
-        return answer_from_generation(
-            generation,
+        return answer_alone(
+            self.backend,
+            question,
+            self.prices,
             route=self.name,
-            backend=self.backend,
-            prices=self.prices,
-            total_ms=(time.perf_counter() - started) * 1000,
+            max_tokens=self.max_tokens,
+            mcq_mode=self.mcq_mode,
+            on_text=on_text,
         )
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:

@@ -134,10 +134,15 @@ def test_streamed_pieces_join_to_the_answer_text_and_picks_come_whole(route):
     mcq = Question(id="mcq", text="刑法第232条", domain="legal", options={"A": "故意杀人", "B": "盗窃"})
     assert route.answer_streaming(mcq, picked.append).text == "A. 故意杀人"
     assert picked == ["A. 故意杀人"]
+    abstaining = KGRoute(
+        route.retriever, route.settings.model_copy(update={"kg_without_facts": "abstain"}), route.prices
+    )
     unlinked: list[str] = []
     none = Question(id="none", text="今天天气怎么样？", domain="legal")
-    assert route.answer_streaming(none, unlinked.append).abstained
+    assert abstaining.answer_streaming(none, unlinked.append).abstained
     assert unlinked == []  # an abstention has no text to stream
+    alone = route.answer_streaming(none, unlinked.append)  # the model answers alone, and streams
+    assert unlinked and "".join(unlinked) == alone.text
 
 
 def test_mcq_under_a_lawbench_instruction_reads_the_case_not_the_format_example(route):
@@ -208,13 +213,26 @@ def test_medical_question_cites_the_asked_relation_first(route):
     assert department.facts[0].text == "阑尾炎就诊科室：普外科"
 
 
-def test_unlinked_question_abstains_instead_of_guessing(route):
-    answer = route.answer(
-        Question(id="none", text="今天天气怎么样？", domain="legal", options={"A": "晴", "B": "雨"})
+UNLINKED = Question(id="none", text="今天天气怎么样？", domain="legal", options={"A": "晴", "B": "雨"})
+
+
+def test_where_the_graph_holds_nothing_the_model_answers_alone_and_says_so(route):
+    answer = route.answer(UNLINKED)
+    assert not answer.abstained and answer.choice in ("A", "B") and answer.route == "kg"
+    assert answer.diagnostics["without_facts"] == "no entity linked" and answer.citations == []
+    assert answer.diagnostics["linked"] == [] and answer.model == "SmolLM2-135M-Instruct"
+    assert answer.usage.prompt_tokens > 0 and answer.timings.retrieval_ms > 0
+    assert answer.cost.priced and answer.cost.basis.count("s × $") == 2  # retrieval + the model
+
+
+def test_unlinked_question_abstains_when_settings_say_so_or_no_model_reads(route, settings):
+    abstaining = KGRoute(
+        route.retriever, settings.model_copy(update={"kg_without_facts": "abstain"}), PriceBook.load()
     )
-    assert answer.abstained
-    assert answer.abstain_reason == "no entity linked"
-    assert answer.choice is None and answer.citations == []
+    lexical = KGRoute(route.retriever, settings, PriceBook.load(), name="kg-lexical", reader="lexical")
+    for answer in (abstaining.answer(UNLINKED), lexical.answer(UNLINKED)):
+        assert answer.abstained and answer.abstain_reason == "no entity linked"
+        assert answer.choice is None and answer.citations == [] and answer.usage.prompt_tokens == 0
 
 
 def test_cypher_in_a_question_changes_nothing(route, store):

@@ -49,7 +49,7 @@ def test_a_planted_violation_is_caught(tmp_path: Path, importer: str, line: str,
 
 
 def test_routes_and_graph_stores_are_found_through_entry_points() -> None:
-    assert route_names() == ["ft", "kg", "llm"]
+    assert route_names() == ["ft", "hybrid", "kg", "kg-lexical", "llm"]
     for point in entry_points(group=ROUTES):
         assert callable(point.load()), point
     (store,) = entry_points(group=GRAPH_STORES)

@@ -57,7 +57,7 @@ def test_generate_mode_asks_the_same_model_for_the_letter_and_prices_its_seconds
     assert answer.abstained is (answer.choice is None)
     assert 0 < answer.usage.completion_tokens <= MAX_REPLY_TOKENS
     assert answer.usage.prompt_tokens > len(MCQ.text.split())  # the options and the instruction were asked
-    assert answer.cost == route.prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost == route.prices.compute_cost("auto", answer.timings.generation_ms / 1000, cores=1)
 
 
 def test_the_history_comes_before_the_question_and_the_askers_params_replace_the_defaults():
