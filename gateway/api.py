@@ -85,14 +85,13 @@ def api_router(
             key = admitted(request)
             chat = parse(ChatRequest, await read_body(request, max_body_bytes, clock))
             user = chat.user or request.headers.get("x-kgft-user")
-            plan = gateway.plan(chat.model, user)
+            plan = gateway.plan(chat.model, user, key)
             question = to_question(chat, new_response_id("chatcmpl"), domain, max_tokens_cap=max_tokens_cap)
+            caller = Caller(key, user, gateway.reserve(key, plan, question))
             if chat.stream:
                 include_usage = chat.stream_options is not None and chat.stream_options.include_usage
-                return await stream_completion(
-                    gateway, question, plan, Caller(key, user), clock, include_usage
-                )
-            served = await gateway.serve(question, plan, Caller(key, user), clock, "chat")
+                return await stream_completion(gateway, question, plan, caller, clock, include_usage)
+            served = await gateway.serve(question, plan, caller, clock, "chat")
         except ApiError as exc:
             return refused(exc)
         cost = served.cost()
@@ -108,9 +107,10 @@ def api_router(
             key = admitted(request)
             asked = parse(AnswerRequest, await read_body(request, max_body_bytes, clock))
             user = asked.user or request.headers.get("x-kgft-user")
-            plan = gateway.plan(asked.target, user)
+            plan = gateway.plan(asked.target, user, key)
             question = asked.question(new_response_id("answer"), domain)
-            served = await gateway.serve(question, plan, Caller(key, user), clock, "answer")
+            caller = Caller(key, user, gateway.reserve(key, plan, question))
+            served = await gateway.serve(question, plan, caller, clock, "answer")
         except ApiError as exc:
             return refused(exc)
         cost = served.cost()

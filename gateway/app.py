@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from gateway.api import api_router
 from gateway.body_drain import DrainRefusedBodies
+from gateway.budget import CostEstimator
 from gateway.dispatch import Dispatcher
 from gateway.errors import error_response
 from gateway.keys import KeyFile, KeyRing
@@ -68,14 +69,19 @@ def create_app(
         concurrency=settings.gateway_route_concurrency,
         shadow_queue=settings.gateway_shadow_queue,
         inline=inline_routes,
+        default_concurrency=settings.gateway_default_concurrency,
+        queue=settings.gateway_route_queue,
     )
     keys = KeyRing(KeyFile(settings.keys_path)) if settings.gateway_auth else None
-    gateway = Gateway(router=router, dispatcher=dispatcher, keys=keys, writer=writer, metrics=metrics)
+    estimator = CostEstimator(prices, settings.max_tokens)
+    gateway = Gateway(
+        router=router, dispatcher=dispatcher, keys=keys, writer=writer, metrics=metrics, estimator=estimator
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         month = month_of(datetime.now(UTC))
-        await anyio.to_thread.run_sync(lambda: gateway.spend.seed(results.rows(LIVE_RUN), month))
+        await anyio.to_thread.run_sync(lambda: gateway.budgets.seed(results.rows(LIVE_RUN), month))
         writer.start()
         table.start_building(settings, prices)
         if keys is None:

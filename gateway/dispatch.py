@@ -1,7 +1,9 @@
 """Calling routes: sync route code runs in worker threads so the event loop stays free, with a timeout.
 
-Each route takes a bounded number of calls at once (1 unless configured): the KG route shares one
-graph connection and local models gain nothing from a second caller on the same cores. Shadow runs have
+Each route takes a bounded number of calls at once (`default_concurrency` unless configured) and lets a
+bounded number wait (`queue`); a call past that is refused at once as busy (503 with retry-after)
+rather than joining a queue that would only time out. A call that timed out cannot be stopped (route
+code is sync); it keeps its slot until it ends, and `late` is then told what it cost. Shadow runs have
 their own single thread and a bounded queue, so they never hold up a served answer for long. A streaming
 route's text pieces hop back to the event loop through a TextRelay as it writes them.
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import partial
 
 from gateway.route_table import RouteTable, RouteUnavailable
 from kgft.contract import Answer, OnText, Question, Route, StreamingRoute
@@ -24,16 +28,20 @@ log = logging.getLogger("kgft.gateway")
 _MESSAGE_CHARS = 300
 
 ShadowDone = Callable[[Answer | None, str | None, float], None]
+# After a timeout: the abandoned call's answer, or the failure that ended it (skipped, or raised).
+LateDone = Callable[["Call | None", "RouteFailure | None"], None]
 
 
 class RouteFailure(Exception):
-    """A route raised, timed out or is not loaded; `why` is error, too_long, timeout or unavailable."""
+    """A route raised, timed out, is not loaded or is full; `why` is error, too_long, timeout,
+    unavailable or busy (then `retry_after_s` says when a slot is likely free)."""
 
-    def __init__(self, route: str, why: str, message: str, seconds: float):
+    def __init__(self, route: str, why: str, message: str, seconds: float, retry_after_s: int = 1):
         super().__init__(message)
         self.route = route
         self.why = why
         self.seconds = seconds
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -83,10 +91,18 @@ class Dispatcher:
         concurrency: Mapping[str, int],
         shadow_queue: int,
         inline: Collection[str] = (),
+        default_concurrency: int = 2,
+        queue: int = 16,
     ):
         self._table = table
         self._inline = frozenset(inline)
-        self._gates = {name: threading.BoundedSemaphore(concurrency.get(name, 1)) for name in table.names}
+        self._slots = {name: concurrency.get(name, default_concurrency) for name in table.names}
+        self._gates = {name: threading.BoundedSemaphore(slots) for name, slots in self._slots.items()}
+        self._queue = queue
+        self._load = dict.fromkeys(table.names, 0)  # calls running or waiting for a slot, timed out too
+        self._seconds = dict.fromkeys(table.names, 1.0)  # a recent call's length, for retry-after
+        self._load_lock = threading.Lock()
+        self._running: set[Future[Call]] = set()  # route calls in the pool, abandoned ones included
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kgft-route")
         self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="kgft-shadow")
         self._shadow_limit = shadow_queue
@@ -94,34 +110,77 @@ class Dispatcher:
         self._shadow_lock = threading.Lock()
 
     async def call(
-        self, name: str, question: Question, timeout_s: float, relay: TextRelay | None = None
+        self,
+        name: str,
+        question: Question,
+        timeout_s: float,
+        relay: TextRelay | None = None,
+        late: LateDone | None = None,
     ) -> Call:
         """With `relay`, a StreamingRoute's text goes to it while the route writes; inline routes answer
-        whole, since their pieces would arrive after the call had ended."""
+        whole, since their pieces would arrive after the call had ended. After a timeout, `late` hears
+        how the abandoned call ended, on the thread it ended on."""
         route = self._route(name)
         if name in self._inline:
             return self._answer(route, question, None)
+        self._enter(name)
         abandoned = threading.Event()
         started = time.perf_counter()
         try:
+            running = self._pool.submit(self._gated, route, name, question, abandoned, relay)
+            with self._load_lock:
+                self._running.add(running)
+            running.add_done_callback(self._forget_call)
+        except RuntimeError as exc:  # the pool refused the call (shutting down)
+            self._leave(name, None)
+            raise _failure(name, exc, time.perf_counter() - started) from exc
+        waiting = asyncio.wrap_future(running)
+        try:
             async with asyncio.timeout(timeout_s):
-                call = await asyncio.get_running_loop().run_in_executor(
-                    self._pool, self._gated, route, name, question, abandoned, relay
-                )
+                # shield: a timeout must not cancel the call still waiting in the pool, or `late` never hears
+                call = await asyncio.shield(waiting)
         except TimeoutError as exc:
             abandoned.set()  # a call still queued behind the gate is skipped; a running one cannot be stopped
+            waiting.add_done_callback(_seen)
+            if late is not None:
+                running.add_done_callback(partial(_report_late, late, name, started))
             raise RouteFailure(
                 name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
             ) from exc
         except RouteFailure as exc:
             exc.seconds = time.perf_counter() - started
             raise
-        except Exception as exc:  # the pool refused the call (shutting down)
-            raise _failure(name, exc, time.perf_counter() - started) from exc
         finally:
             if relay is not None:
                 relay.close()
         return replace(call, waited_s=time.perf_counter() - started)
+
+    def load(self, name: str) -> int:
+        """Calls on the route now: running (timed-out ones included) or waiting for a slot."""
+        with self._load_lock:
+            return self._load[name]
+
+    def _enter(self, name: str) -> None:
+        with self._load_lock:
+            slots = self._slots[name]
+            if self._load[name] >= slots + self._queue:
+                waiting = self._load[name] - slots + 1
+                retry = max(1, math.ceil(self._seconds[name] * waiting / slots))
+                raise RouteFailure(
+                    name,
+                    "busy",
+                    f"route '{name}' is busy: {slots} call(s) running and {self._queue} waiting; "
+                    f"retry in {retry} s",
+                    0.0,
+                    retry_after_s=retry,
+                )
+            self._load[name] += 1
+
+    def _leave(self, name: str, seconds: float | None) -> None:
+        with self._load_lock:
+            self._load[name] -= 1
+            if seconds is not None:
+                self._seconds[name] = 0.8 * self._seconds[name] + 0.2 * seconds
 
     def shadow(self, name: str, question: Question, done: ShadowDone) -> bool:
         """Queues a background run and returns at once; False when the queue is full and it is dropped."""
@@ -134,13 +193,19 @@ class Dispatcher:
         return True
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Drops queued shadow runs and gives the running one `timeout_s` to be logged; abandoned route
-        calls run out on their own."""
+        """Drops queued shadow runs; gives the running one and route calls that timed out `timeout_s`
+        to end, so they are logged and charged."""
         self._shadow_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._shadow_lock:
-            running = list(self._shadows)
-        wait(running, timeout_s)
+            shadows = list(self._shadows)
+        with self._load_lock:
+            calls = list(self._running)
+        wait([*shadows, *calls], timeout_s)
+
+    def _forget_call(self, future: Future[Call]) -> None:
+        with self._load_lock:
+            self._running.discard(future)
 
     def _forget_shadow(self, future: Future[None]) -> None:
         with self._shadow_lock:
@@ -172,10 +237,16 @@ class Dispatcher:
         abandoned: threading.Event,
         relay: TextRelay | None,
     ) -> Call:
-        with self._gates[name]:
-            if abandoned.is_set():
-                raise _Abandoned
-            return self._answer(route, question, relay)
+        seconds = None
+        try:
+            with self._gates[name]:
+                if abandoned.is_set():
+                    raise _Abandoned
+                call = self._answer(route, question, relay)
+                seconds = call.seconds
+                return call
+        finally:
+            self._leave(name, seconds)
 
     def _run_shadow(self, name: str, question: Question, done: ShadowDone) -> None:
         started = time.perf_counter()
@@ -188,6 +259,28 @@ class Dispatcher:
             done(None, str(exc), time.perf_counter() - started)
         except Exception:  # a failing log callback must not kill the shadow thread
             log.exception("shadow run on route '%s' could not be recorded", name)
+
+
+def _seen(waiting: asyncio.Future[Call]) -> None:
+    """Marks an abandoned call's outcome as retrieved: `late` has it, asyncio need not warn."""
+    if not waiting.cancelled():
+        waiting.exception()
+
+
+def _report_late(late: LateDone, name: str, started: float, running: Future[Call]) -> None:
+    """Tells `late` how a timed-out call ended; a failing callback is logged, never raised in the pool."""
+    try:
+        error = running.exception()
+        if error is None:
+            late(running.result(), None)
+        elif isinstance(error, _Abandoned):
+            late(None, RouteFailure(name, "timeout", f"route '{name}' never got a slot", 0.0))
+        elif isinstance(error, RouteFailure):
+            late(None, error)
+        else:
+            late(None, _failure(name, error, time.perf_counter() - started))
+    except Exception:
+        log.exception("a timed-out call on route '%s' could not be recorded", name)
 
 
 def _failure(route: str, exc: BaseException, seconds: float) -> RouteFailure:

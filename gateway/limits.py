@@ -1,14 +1,10 @@
-"""Per-key request rate and monthly spend, held in memory: one gateway process owns its keys' counters."""
+"""Per-key request rate and calendar months, held in memory: one gateway process owns its keys' counters."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-
-from kgft.results_store import ResultRow
 
 
 @dataclass
@@ -49,23 +45,3 @@ def seconds_to_next_month(now: datetime) -> int:
         else first.replace(month=first.month + 1)
     )
     return max(1, math.ceil((following - now).total_seconds()))
-
-
-class SpendBook:
-    """Each key's served runtime cost this calendar month (UTC); shadow runs are the operator's cost."""
-
-    def __init__(self) -> None:
-        self._spent: dict[tuple[str, str], Decimal] = {}
-
-    def seed(self, rows: Iterable[ResultRow], month: str) -> None:
-        """Restores this month's spend from the logged live rows, so a restart does not reset budgets."""
-        for row in rows:
-            name = row.meta.get("key")
-            if row.source == "live" and name and row.at.startswith(month):
-                self.add(name, month, row.runtime_cost_usd)
-
-    def add(self, name: str, month: str, usd: Decimal) -> None:
-        self._spent[name, month] = self._spent.get((name, month), Decimal(0)) + usd
-
-    def spent(self, name: str, month: str) -> Decimal:
-        return self._spent.get((name, month), Decimal(0))

@@ -1,7 +1,8 @@
 """Which route answers a request: a route named directly, an experiment's arm, or what `auto` means.
 
 An experiment assigns a user to an arm by a stable hash of (experiment, user), so the same user keeps
-the same arm across requests and restarts; a request with no user gets a random arm.
+the same arm across requests and restarts. A request with no user is assigned by its API key (one app
+or person per key keeps one arm), and only with neither gets a random arm; `Plan.sticky` says which.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Plan:
     experiment: str | None = None
     shadow: str | None = None
     fallback: str | None = None
+    sticky: str | None = None  # what assigned the arm: "user", "key" or "random"; None outside experiments
 
 
 class UnknownModel(Exception):
@@ -79,11 +81,17 @@ class Router:
         """What a client may send as `model`."""
         return [*self.routes, *sorted(self.experiments), AUTO]
 
-    def plan(self, model: str, user: str | None) -> Plan:
+    def plan(self, model: str, user: str | None, key: str | None = None) -> Plan:
         target = self.default if model == AUTO else model
         if target in self.experiments:
             experiment = self.experiments[target]
-            point = random.random() if user is None else sticky_point(target, user)
+            if user is not None:
+                sticky, point = "user", sticky_point(target, user)
+            elif key is not None:
+                # the NUL keeps a key's point apart from a user who happens to share the key's name
+                sticky, point = "key", sticky_point(target, f"key\x00{key}")
+            else:
+                sticky, point = "random", random.random()
             route = self._arms[target].pick(point)
             return Plan(
                 route=route,
@@ -92,6 +100,7 @@ class Router:
                 shadow=experiment.shadow if experiment.shadow != route else None,
                 fallback=experiment.fallback if experiment.fallback != route else None,
                 timeout_s=experiment.timeout_s or self.timeout_s,
+                sticky=sticky,
             )
         if target in self.routes:
             return Plan(route=target, requested=model, timeout_s=self.timeout_s)

@@ -1,4 +1,8 @@
-"""What the gateway does for one request, whatever its wire format: admit, route, answer, charge, log."""
+"""What the gateway does for one request, whatever its wire format: admit, route, answer, charge, log.
+
+Every attempt is a row under the request's response id: the served answer, a failed primary that a
+fallback replaced, a shadow run, and a call that timed out (logged and charged when it ends).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,23 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from gateway.budget import CHARGED, Budgets, CostEstimator, Hold, OverBudget, charge_for
 from gateway.dispatch import Call, Dispatcher, RouteFailure, TextRelay
 from gateway.errors import ApiError
 from gateway.keys import ApiKey, KeyRing
-from gateway.limits import RateLimiter, SpendBook, month_of, seconds_to_next_month
+from gateway.limits import RateLimiter, month_of, seconds_to_next_month
 from gateway.log_writer import LogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Plan, Router, UnknownModel
+from kgft.answer_labels import answer_labels
 from kgft.contract import Answer, Question
+from kgft.pricing import money
 from kgft.results_store import LIVE_RUN, ResultRow
 
 _LOADING_RETRY_S = "5"
@@ -51,6 +58,7 @@ class Clock:
 class Caller:
     key: ApiKey | None
     user: str | None
+    hold: Hold | None = None  # the budget reserved for this request's call
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Served:
     answer: Answer
     fallback: dict[str, str] | None
     shadow_queued: bool
+    charged_usd: Decimal | None = None  # what the key paid; None with auth off
 
     @property
     def route(self) -> str:
@@ -89,8 +98,10 @@ class Served:
             "route": answer.route,
             "requested": self.plan.requested,
             "experiment": self.plan.experiment,
+            "sticky": self.plan.sticky,
             "model": answer.model,
             "cost": cost,
+            "charged_usd": None if self.charged_usd is None else format(self.charged_usd, "f"),
             "citations": [citation.model_dump() for citation in answer.citations],
             "choice": answer.choice,
             "abstained": answer.abstained,
@@ -114,14 +125,16 @@ class Gateway:
         keys: KeyRing | None,
         writer: LogWriter,
         metrics: GatewayMetrics,
+        estimator: CostEstimator,
     ):
         self.router = router
         self.dispatcher = dispatcher
         self.keys = keys
         self.writer = writer
         self.metrics = metrics
+        self.estimator = estimator
         self.rates = RateLimiter()
-        self.spend = SpendBook()
+        self.budgets = Budgets()
 
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's key, or None when auth is off; 401 for a missing or unknown key."""
@@ -141,7 +154,7 @@ class Gateway:
         return key
 
     def admit(self, key: ApiKey | None) -> None:
-        """429 when the key is over its request rate or its monthly budget."""
+        """429 when the key is over its request rate (the budget is checked once the call is known)."""
         if key is None:
             return
         wait_s = self.rates.wait_s(key.name, key.rpm, time.monotonic())
@@ -155,22 +168,32 @@ class Gateway:
                 reason="rate_limit",
                 headers={"retry-after": str(retry)},
             )
+
+    def reserve(self, key: ApiKey | None, plan: Plan, question: Question) -> Hold | None:
+        """Holds the call's estimated cost against the key's month; 429 when it does not fit."""
+        if key is None:
+            return None
         now = datetime.now(UTC)
-        spent = self.spend.spent(key.name, month_of(now))
-        if spent >= key.budget_usd:
+        month = month_of(now)
+        estimate = self.estimator.estimate(plan.route, question)
+        try:
+            return self.budgets.reserve(key.name, month, key.budget_usd, estimate)
+        except OverBudget as over:
             raise ApiError(
                 429,
-                f"key '{key.name}' has spent ${spent:f} of its ${key.budget_usd:f} budget for "
-                f"{month_of(now)}; it renews on the 1st (UTC), or ask for a larger budget",
+                f"key '{key.name}' has spent {_usd(over.spent)} and holds {_usd(over.held)} for calls in "
+                f"flight of its {_usd(key.budget_usd)} budget for {month}; this call may cost up to "
+                f"{_usd(over.estimate)} (max_tokens × route '{plan.route}' price); it renews on the 1st "
+                "(UTC), or ask for a larger budget or a smaller max_tokens",
                 type="insufficient_quota",
                 code="insufficient_quota",
                 reason="budget",
                 headers={"retry-after": str(seconds_to_next_month(now))},
-            )
+            ) from over
 
-    def plan(self, model: str, user: str | None) -> Plan:
+    def plan(self, model: str, user: str | None, key: ApiKey | None) -> Plan:
         try:
-            return self.router.plan(model, user)
+            return self.router.plan(model, user, key.name if key is not None else None)
         except UnknownModel as exc:
             raise ApiError(
                 404, str(exc), param="model", code="model_not_found", reason="unknown_model"
@@ -194,23 +217,81 @@ class Gateway:
         meta = _meta(caller, plan, endpoint)
         fallback = None
         relay = _relay(on_text, plan.route)
+        hold = caller.hold
         try:
-            call = await self.dispatcher.call(plan.route, question, plan.timeout_s, relay)
+            call = await self._attempt(plan.route, question, plan, meta, relay, hold)
         except RouteFailure as failed:
             clock.route_s += failed.seconds
             clock.waited_s += failed.seconds
             if plan.fallback is None or (relay is not None and relay.wrote):
                 clock.route = plan.route
-                self.writer.put(_failed_row(question, failed, meta, "live"))
                 raise _route_error(failed) from failed
-            call = await self._fall_back(question, plan, failed, clock, meta, on_text)
+            hold = None if caller.key is None else self._fallback_hold(caller.key, plan.fallback, question)
+            call = await self._fall_back(question, plan, failed, clock, meta, on_text, hold)
             fallback = {"from": plan.route, "reason": str(failed)}
         clock.add(call)
         clock.route = call.answer.route
-        queued = plan.shadow is not None and self._shadow(question, plan.shadow, meta)
-        served = Served(response_id, int(time.time()), plan, call.answer, fallback, queued)
-        self._account(question, served, caller, clock.waited_s, meta)
-        return served
+        shadow = plan.shadow if plan.shadow != call.answer.route else None
+        queued = shadow is not None and self._shadow(question, shadow, meta)
+        charged = self._account(question, call.answer, hold, clock.waited_s, meta, fallback)
+        return Served(response_id, int(time.time()), plan, call.answer, fallback, queued, charged)
+
+    async def _attempt(
+        self,
+        route: str,
+        question: Question,
+        plan: Plan,
+        meta: dict[str, Any],
+        relay: TextRelay | None,
+        hold: Hold | None,
+    ) -> Call:
+        """One route call. A failure is logged (its hold settled at $0) before it is raised, except a
+        timeout: that call still runs, and is logged and charged when it ends."""
+        late = partial(self._late, question, route, meta, hold, plan.timeout_s)
+        try:
+            return await self.dispatcher.call(route, question, plan.timeout_s, relay, late)
+        except RouteFailure as failed:
+            if failed.why != "timeout":
+                if hold is not None:
+                    self.budgets.settle(hold, Decimal(0))
+                self.writer.put(_failed_row(question, failed, meta, "live"))
+            raise
+
+    def _late(
+        self,
+        question: Question,
+        route: str,
+        meta: dict[str, Any],
+        hold: Hold | None,
+        timeout_s: float,
+        call: Call | None,
+        failure: RouteFailure | None,
+    ) -> None:
+        """How a timed-out call ended (on its worker thread): its row, and its charge."""
+        if call is None:
+            assert failure is not None
+            if hold is not None:
+                self.budgets.settle(hold, Decimal(0))
+            self.writer.put(_failed_row(question, failure, meta, "live"))
+            return
+        answer = call.answer
+        self.estimator.observe(answer)
+        charged = charge_for(answer, hold)
+        if hold is not None:
+            self.budgets.settle(hold, charged)
+            meta = meta | {CHARGED: format(charged, "f")}
+        usd = answer.cost.runtime_usd
+        self.metrics.answered(route, answer.usage.prompt_tokens, answer.usage.completion_tokens, usd)
+        error = (
+            f"route '{route}' gave no answer within {timeout_s:g} s; it answered after {call.seconds:.3f} s"
+        )
+        row = _answer_row(question, answer, meta, "live", call.seconds * 1000, None, question.id)
+        self.writer.put(replace(row, error=error))
+
+    def _fallback_hold(self, key: ApiKey, route: str, question: Question) -> Hold:
+        return self.budgets.extend(
+            key.name, month_of(datetime.now(UTC)), self.estimator.estimate(route, question)
+        )
 
     async def _fall_back(
         self,
@@ -220,35 +301,46 @@ class Gateway:
         clock: Clock,
         meta: dict[str, Any],
         on_text: RouteText | None,
+        hold: Hold | None,
     ) -> Call:
         assert plan.fallback is not None
         relay = _relay(on_text, plan.fallback)
         try:
-            call = await self.dispatcher.call(plan.fallback, question, plan.timeout_s, relay)
+            call = await self._attempt(plan.fallback, question, plan, meta, relay, hold)
         except RouteFailure as second:
             clock.route_s += second.seconds
             clock.waited_s += second.seconds
             clock.route = plan.fallback
-            self.writer.put(_failed_row(question, failed, meta, "live"))
             raise _route_error(second, first=failed) from second
         self.metrics.fallbacks.labels(plan.route, plan.fallback, failed.why).inc()
         return call
 
     def _account(
-        self, question: Question, served: Served, caller: Caller, route_s: float, meta: dict[str, Any]
-    ) -> None:
-        answer = served.answer
+        self,
+        question: Question,
+        answer: Answer,
+        hold: Hold | None,
+        route_s: float,
+        meta: dict[str, Any],
+        fallback: dict[str, str] | None,
+    ) -> Decimal | None:
+        """Settles the hold with what the key pays and logs the served row; returns the charge."""
+        self.estimator.observe(answer)
+        charged = None
+        if hold is not None:
+            charged = charge_for(answer, hold)
+            self.budgets.settle(hold, charged)
+            meta = meta | {CHARGED: format(charged, "f")}
         usd = answer.cost.runtime_usd
-        if caller.key is not None:
-            self.spend.add(caller.key.name, month_of(datetime.now(UTC)), usd)
         self.metrics.answered(answer.route, answer.usage.prompt_tokens, answer.usage.completion_tokens, usd)
-        fallback_from = served.fallback["from"] if served.fallback else None
+        fallback_from = fallback["from"] if fallback else None
         self.writer.put(
-            _answer_row(question, answer, meta, "live", route_s * 1000, fallback_from, served.response_id)
+            _answer_row(question, answer, meta, "live", route_s * 1000, fallback_from, question.id)
         )
+        return charged
 
     def _shadow(self, question: Question, route: str, meta: dict[str, Any]) -> bool:
-        """Queues the shadow run; its row shares the item id, not the response id that feedback joins."""
+        """Queues the shadow run; its row shares the response id, so feedback on the answer labels both."""
 
         def done(answer: Answer | None, error: str | None, seconds: float) -> None:
             self.metrics.shadow_runs.labels(route, "error" if answer is None else "ok").inc()
@@ -256,12 +348,17 @@ class Gateway:
                 failure = RouteFailure(route, "error", error or "failed", seconds)
                 self.writer.put(_failed_row(question, failure, meta, "shadow"))
             else:
-                self.writer.put(_answer_row(question, answer, meta, "shadow", seconds * 1000, None, None))
+                row = _answer_row(question, answer, meta, "shadow", seconds * 1000, None, question.id)
+                self.writer.put(row)
 
         queued = self.dispatcher.shadow(route, question, done)
         if not queued:
             self.metrics.shadow_runs.labels(route, "dropped").inc()
         return queued
+
+
+def _usd(value: Decimal) -> str:
+    return "$0" if value == 0 else money(value)
 
 
 def _relay(on_text: RouteText | None, route: str) -> TextRelay | None:
@@ -276,6 +373,7 @@ def _meta(caller: Caller, plan: Plan, endpoint: str) -> dict[str, Any]:
         "endpoint": endpoint,
         "requested": plan.requested,
         "experiment": plan.experiment,
+        "sticky": plan.sticky,
     }
     return {name: value for name, value in meta.items() if value is not None}
 
@@ -308,7 +406,7 @@ def _answer_row(
         source=source,
         response_id=response_id,
         fallback_from=fallback_from,
-        meta=meta,
+        meta=meta | answer_labels(answer),
     )
 
 
@@ -326,7 +424,7 @@ def _failed_row(question: Question, failed: RouteFailure, meta: dict[str, Any], 
         latency_ms=failed.seconds * 1000,
         error=str(failed),
         source=source,
-        response_id=question.id if source == "live" else None,
+        response_id=question.id,
         meta=meta,
     )
 
@@ -339,6 +437,15 @@ def _route_error(failed: RouteFailure, first: RouteFailure | None = None) -> Api
         return ApiError(400, message, type="invalid_request_error", code="context_length_exceeded")
     if failed.why == "timeout":
         return ApiError(504, message, type="api_error", code="route_timeout", reason="route")
+    if failed.why == "busy":
+        return ApiError(
+            503,
+            message,
+            type="api_error",
+            code="route_busy",
+            reason="busy",
+            headers={"retry-after": str(failed.retry_after_s)},
+        )
     if failed.why == "unavailable":
         return ApiError(
             503,

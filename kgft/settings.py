@@ -125,7 +125,13 @@ class Settings(BaseSettings):
     )
     gateway_route_timeout_s: float = Field(default=60.0, gt=0, description="then fallback, or 504")
     gateway_route_concurrency: dict[str, PositiveInt] = Field(
-        default_factory=dict, description="calls one route takes at once; 1 unless named (a graph connection)"
+        default_factory=dict, description="route -> calls it takes at once; others take the default"
+    )
+    gateway_default_concurrency: int = Field(
+        default=2, ge=1, description="calls a route takes at once: 2, so one stuck call does not stop it"
+    )
+    gateway_route_queue: int = Field(
+        default=16, ge=0, description="calls that may wait for a route's slot; more get 503 + retry-after"
     )
     gateway_threads: int = Field(default=32, ge=1, description="threads that wait on route calls")
     gateway_shadow_queue: int = Field(default=64, ge=0, description="shadow runs waiting; more are dropped")

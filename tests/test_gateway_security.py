@@ -18,7 +18,7 @@ from gateway.keys import KEY_PREFIX, KeyFile, KeyRing, hash_key
 from gateway.limits import RateLimiter, seconds_to_next_month
 from kgft.errors import KgftError
 from kgft.results_store import LIVE_RUN, ResultRow
-from tests.gateway_fakes import FakeRoute, chat_body, make_app
+from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_app
 
 KGFT = str(Path(sys.executable).parent / "kgft")
 
@@ -87,10 +87,10 @@ def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
 
 @pytest.fixture
 def keyed(tmp_path):
-    """A gateway with auth on and two keys: `roomy` (high limits) and `tight` (2 rpm, $0.0003 budget)."""
+    """A gateway with auth on and two keys: `roomy` (high limits) and `tight` (2 rpm, $0.05 budget)."""
     keys = KeyFile(tmp_path / "keys.json")
     roomy = keys.create("roomy", 1000, Decimal(100))
-    tight = keys.create("tight", 2, Decimal("0.0003"))
+    tight = keys.create("tight", 2, Decimal("0.05"))
     app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
     with TestClient(app) as client:
         yield client, store, roomy, tight
@@ -156,14 +156,16 @@ def test_token_bucket_refills_evenly():
 
 def test_a_key_over_its_monthly_budget_gets_429_until_next_month(tmp_path):
     keys = KeyFile(tmp_path / "keys.json")
-    key = keys.create("tight", 1000, Decimal("0.0003"))
+    key = keys.create("tight", 1000, Decimal("0.0005"))
     app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
+    ask = chat_body(max_tokens=COMPLETION_TOKENS)  # after one answer, the hold is 5 × $0.00004 = $0.0002
     with TestClient(app) as client:
-        codes = [client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key)) for _ in range(3)]
-    assert [response.status_code for response in codes] == [200, 200, 429]  # $0.0002, then $0.0004 spent
+        codes = [client.post("/v1/chat/completions", json=ask, headers=bearer(key)) for _ in range(3)]
+    assert [response.status_code for response in codes] == [200, 200, 429]  # $0.0004 + $0.0002 > $0.0005
     refused = codes[2]
     assert refused.json()["error"]["code"] == "insufficient_quota"
-    assert "$0.0004 of its $0.0003" in refused.json()["error"]["message"]
+    assert "spent $0.0004 and holds $0 " in refused.json()["error"]["message"]
+    assert "may cost up to $0.0002" in refused.json()["error"]["message"]
     assert int(refused.headers["retry-after"]) == pytest.approx(
         seconds_to_next_month(datetime.now(UTC)), abs=5
     )
@@ -188,7 +190,7 @@ def test_a_restart_remembers_this_months_spend_but_not_last_months(tmp_path):
     )
     with TestClient(app) as client:
         refused = client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key))
-    assert refused.status_code == 429 and "$0.0003 of its $0.0003" in refused.json()["error"]["message"]
+    assert refused.status_code == 429 and "spent $0.0003 and holds" in refused.json()["error"]["message"]
 
 
 def test_auth_can_be_turned_off_for_local_demos(tmp_path):

@@ -111,8 +111,9 @@ def test_a_route_slower_than_its_timeout_mid_stream_ends_with_a_timeout_event(tm
     try:
         with TestClient(app) as client:
             response = client.post("/v1/chat/completions", json=chat_body(stream=True))
+            hold.set()  # the abandoned call finishes (its late words go nowhere) and is logged at close
     finally:
-        hold.set()  # lets the abandoned route thread finish; its late words go nowhere
+        hold.set()
     events = read_events(response.text.splitlines())
     assert contents(events) == ["kg "]
     assert events[-1]["error"]["code"] == "route_timeout"
@@ -133,8 +134,9 @@ def test_a_route_that_fails_before_writing_falls_back_and_the_headers_say_so(tmp
     assert "".join(contents(events)) == "ft says: 刑法第二百三十二条规定了什么？"
     assert {event["model"] for event in events[:-1]} == {"ft"}
     assert events[-2]["kgft"]["fallback"]["from"] == "kg"
-    [row] = store.rows(LIVE_RUN)
-    assert (row.route, row.fallback_from) == ("ft", "kg")
+    failed, served = store.rows(LIVE_RUN)  # the failed primary is a row too
+    assert (served.route, served.fallback_from) == ("ft", "kg")
+    assert failed.route == "kg" and "went away" in failed.error and failed.response_id == served.response_id
 
 
 def test_a_route_that_fails_before_writing_with_no_fallback_is_a_502_as_for_a_whole_answer(tmp_path):
