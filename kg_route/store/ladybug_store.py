@@ -3,10 +3,14 @@
 Batches are staged as Parquet and loaded with COPY, because row-by-row MERGE (or UNWIND over a
 list of maps) is orders of magnitude too slow for CMeKG's ~1M edges. COPY only appends, so each
 batch is first matched against the graph with LOAD FROM, and only the rows that are new are copied.
+
+An existing graph is opened read-only, so `kgft serve` and `kgft eval run` read one home at once; the
+first write (ingest, or a schema that is missing) reopens it for writing, which takes the file's lock.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +37,7 @@ _SCHEMA = (
     "id STRING, kind STRING, name STRING, text STRING, source STRING, props STRING, PRIMARY KEY(id))",
     "CREATE REL TABLE IF NOT EXISTS REL(FROM Node TO Node, type STRING)",
 )
+_TABLES = {"Node", "REL"}
 _NODE_FIELDS = ", ".join(f"n.{column}" for column in _NODE_COLUMNS)
 _SET_NODE_FIELDS = ", ".join(f"n.{column} = {column}" for column in _NODE_COLUMNS[1:])
 
@@ -42,14 +47,19 @@ class LadybugStore:
 
     def __init__(self, path: Path) -> None:
         self.url = f"ladybug:{path}"
+        self._path = path
+        self.read_only = path.exists()  # a new graph has to be created, which is a write
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(str(path))
+            self._db = ladybug.Database(str(path), read_only=self.read_only)
             self._conn = ladybug.Connection(self._db)
         except (OSError, RuntimeError) as exc:
-            raise GraphStoreError(f"cannot open graph store {self.url}: {first_line(exc)}") from exc
+            raise GraphStoreError(f"cannot open graph store {self.url}: {_lock_line(exc)}") from exc
 
     def ensure_schema(self) -> None:
+        if self.read_only and self._tables() >= _TABLES:
+            return
+        self._writable()
         for statement in _SCHEMA:
             self._execute(statement)
 
@@ -57,6 +67,7 @@ class LadybugStore:
         batch = last_per_id(rows)
         if not batch:
             return 0
+        self._writable()
         with self._transaction(), tempfile.TemporaryDirectory(prefix="kgft-nodes-") as staging:
             staged = _stage(Path(staging) / "batch.parquet", _node_table(batch))
             stored = {
@@ -79,6 +90,7 @@ class LadybugStore:
         batch = distinct_edges(rows)
         if not batch:
             return 0
+        self._writable()
         with self._transaction(), tempfile.TemporaryDirectory(prefix="kgft-edges-") as staging:
             wanted = endpoint_ids(batch)
             ids_file = _stage(Path(staging) / "ids.parquet", pa.table({"id": wanted}))
@@ -116,6 +128,24 @@ class LadybugStore:
         self._conn.close()
         self._db.close()
 
+    def _tables(self) -> set[str]:
+        return {str(values[0]) for values in self._execute("CALL show_tables() RETURN name")}
+
+    def _writable(self) -> None:
+        """Reopens a read-only graph for writing; one writer at a time, so this fails while another writes."""
+        if not self.read_only:
+            return
+        self.close()
+        try:
+            self._db = ladybug.Database(str(self._path))
+            self._conn = ladybug.Connection(self._db)
+        except RuntimeError as exc:
+            # Reading goes on; the next write tries the lock again.
+            self._db = ladybug.Database(str(self._path), read_only=True)
+            self._conn = ladybug.Connection(self._db)
+            raise GraphStoreError(f"cannot write graph store {self.url}: {_lock_line(exc)}") from exc
+        self.read_only = False
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """All-or-nothing per call: COPY and SET commit together or not at all."""
@@ -146,6 +176,18 @@ class LadybugStore:
         if isinstance(result, list):  # a string of several statements, all of them run
             raise GraphStoreError(f"graph query refused by {self.url}: send one statement at a time")
         return result.get_column_names(), result.get_all()
+
+
+def _lock_line(exc: BaseException) -> str:
+    """One line; for the write lock, who holds it and what to do."""
+    line = first_line(exc)
+    found = re.search(r"Lock is held by PID (\d+)", line)
+    if found is None:
+        return line
+    return (
+        f"another process (PID {found.group(1)}) is writing it; writes (ingest) take the graph alone, "
+        "so wait for it to finish or stop it"
+    )
 
 
 def _node_table(rows: Sequence[NodeRow]) -> pa.Table:
