@@ -34,7 +34,7 @@ class DemoResult:
 def demo(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="the run folder the report is written to")] = Path("runs/demo"),
-    n: Annotated[int, typer.Option("--n", min=2, help="questions to ask each route")] = 50,
+    n: Annotated[int, typer.Option("--n", min=2, help="questions to ask each route")] = 30,
     data_dir: Annotated[
         Path | None, typer.Option(help="the shared data root (LexEval); default: ../shared/data if present")
     ] = None,

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_env import shared_model_cache
+
 KGFT = str(Path(sys.executable).parent / "kgft")
 
 
 def run(*args: str, env_extra: dict[str, str] | None = None, tmp_home: Path) -> subprocess.CompletedProcess:
     # One llama.cpp thread: its spinning workers slow down badly when another process shares the cores.
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_home), "HOME": str(tmp_home)}
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
+        "KGFT_HOME": str(tmp_home),
+        "HOME": str(tmp_home),
+    }
     env["KGFT_THREADS"] = "1"
     env |= env_extra or {}
     return subprocess.run([KGFT, *args], capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli_env import shared_model_cache
+
 KGFT = str(Path(sys.executable).parent / "kgft")
 
 
@@ -14,6 +16,7 @@ def test_demo_builds_the_routes_runs_them_and_writes_the_report(tmp_path):
     env = {
         "PATH": str(Path(sys.executable).parent),
         "HOME": str(tmp_path),
+        **shared_model_cache(),
         "KGFT_HOME": str(tmp_path / "home"),
         "KGFT_THREADS": "1",
     }

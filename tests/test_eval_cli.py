@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kgft.results_store import ResultStore
+from tests.cli_env import shared_model_cache
 
 KGFT = str(Path(sys.executable).parent / "kgft")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -25,6 +26,7 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     # One llama.cpp thread: its spinning workers slow down badly when another process shares the cores.
     return {
         "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
         "KGFT_HOME": str(home),
         "HOME": str(home),
         "KGFT_THREADS": "1",
@@ -57,7 +59,7 @@ def test_lexeval_run_and_report_write_the_summary_fields(legal_home, tmp_path):
         "--data-dir",
         str(SHARED_DATA),
         "--routes",
-        "kg",
+        "kg-lexical",  # 200 items: the no-model floor keeps this test at seconds
         "--limit",
         "200",
         "--out",
@@ -70,7 +72,7 @@ def test_lexeval_run_and_report_write_the_summary_fields(legal_home, tmp_path):
     report = kgft("eval", "report", str(out), home=legal_home)
     assert report.returncode == 0, report.stderr
     summary = json.loads((out / "summary.json").read_text("utf-8"))
-    kg = summary["routes"]["kg"]
+    kg = summary["routes"]["kg-lexical"]
     assert kg["n"] == 200
     assert 0.9 <= kg["accuracy"] <= 1.0  # the lexical reader finds the gold option in the cited article
     for field in ("cost_per_query_usd", "all_in_cost_per_query_usd", "latency_ms_p50"):

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.cli_env import shared_model_cache
 from tests.tiny_llama import build_tiny_llama
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA}
 def kgft(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {
         "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
         "KGFT_HOME": str(home),
         "KGFT_THREADS": "1",
         **env,
@@ -96,9 +98,7 @@ def test_missing_base_model_is_one_line(tmp_path):
 def test_the_shipped_adapter_serves_on_a_fresh_home(tmp_path):
     """No KGFT_FT_MODEL: the route serves kgft/adapters/smollm2-legal on SmolLM2 converted afresh."""
     card = json.loads(
-        (
-            Path(__file__).resolve().parents[1] / "kgft/adapters/smollm2-legal/training_card.json"
-        ).read_text()
+        (Path(__file__).resolve().parents[1] / "kgft/adapters/smollm2-legal/training_card.json").read_text()
     )
     asked = kgft(
         "ask",

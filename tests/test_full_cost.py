@@ -37,6 +37,7 @@ from kgft.projects import graph_config, model_config
 from kgft.results_store import ResultRow
 from kgft.settings import Settings
 from kgft.trained_model import SHIPPED_MODEL_DIR
+from tests.cli_env import shared_model_cache
 
 KGFT = str(Path(sys.executable).parent / "kgft")
 GRAPH = graph_config("ladybug:/home/graph")
@@ -271,7 +272,12 @@ def test_ledger_kinds_are_checked_with_their_arithmetic(tmp_path):
 
 
 def test_ledger_add_refuses_an_unknown_route_or_kind_in_one_line(tmp_path):
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
+        "KGFT_HOME": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
     for args, message in (
         (("--route", "FT", "--kind", "expert_hours", "--usd", "5"), "unknown route 'FT'"),
         (("--route", "ft", "--kind", "lunch", "--usd", "5"), "unknown ledger kind 'lunch'"),
@@ -382,6 +388,7 @@ def test_a_fresh_home_evaluating_kg_and_ft_books_the_ft_card_and_reports_complet
 
     env = {
         "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
         "KGFT_HOME": str(tmp_path / "home"),
         "HOME": str(tmp_path),
         "KGFT_THREADS": "1",

@@ -16,6 +16,7 @@ from kgft.errors import KgftError
 from kgft.results_store import LIVE_RUN
 from kgft.routes import route_names
 from kgft.settings import GatewayExperiment, Settings
+from tests.cli_env import shared_model_cache
 from tests.gateway_fakes import FakeRoute, chat_body, make_app
 
 AB = {"arms": {"kg": 0.3, "ft": 0.7}}
@@ -247,7 +248,12 @@ def test_a_route_takes_two_calls_at_once_unless_configured(tmp_path):
 
 def test_serve_refuses_unknown_routes_in_one_line_before_listening(tmp_path):
     kgft = str(Path(sys.executable).parent / "kgft")
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
+        "KGFT_HOME": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
     result = subprocess.run(
         [kgft, "serve", "--routes", "kg,zz"], capture_output=True, text=True, env=env, timeout=60, check=False
     )

@@ -18,6 +18,7 @@ from gateway.keys import KEY_PREFIX, KeyFile, KeyRing, hash_key
 from gateway.limits import RateLimiter, seconds_to_next_month
 from kgft.errors import KgftError
 from kgft.results_store import LIVE_RUN, ResultRow
+from tests.cli_env import shared_model_cache
 from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_app
 
 KGFT = str(Path(sys.executable).parent / "kgft")
@@ -65,7 +66,12 @@ def test_a_revoked_key_stops_working_within_a_second(tmp_path):
 
 
 def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
+        "KGFT_HOME": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
 
     def kgft(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

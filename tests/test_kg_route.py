@@ -26,6 +26,7 @@ from kgft.errors import ContextLengthError
 from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from tests.cli_env import shared_model_cache
 from tests.recording_backend import RecordingBackend
 
 pytestmark = pytest.mark.skipif(
@@ -254,7 +255,12 @@ def test_a_100_kb_question_is_refused_by_the_model_and_read_by_the_lexical_floor
 
 def test_cli_ingests_and_answers_with_citations(tmp_path):
     kgft = str(Path(sys.executable).parent / "kgft")
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path), "KGFT_THREADS": "1"}
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
+        "KGFT_HOME": str(tmp_path),
+        "KGFT_THREADS": "1",
+    }
     ingest = subprocess.run([kgft, "ingest", "legal"], capture_output=True, text=True, env=env, timeout=300)
     assert ingest.returncode == 0, ingest.stderr
     assert "+29604 nodes" in ingest.stderr
@@ -275,6 +281,7 @@ def test_unreachable_graph_store_names_its_url(tmp_path):
     kgft = str(Path(sys.executable).parent / "kgft")
     env = {
         "PATH": str(Path(sys.executable).parent),
+        **shared_model_cache(),
         "KGFT_HOME": str(tmp_path),
         "KGFT_GRAPH": "bolt://127.0.0.1:9",
     }
@@ -325,7 +332,7 @@ def test_paraphrase_links_through_the_embedding_fallback(store, settings):
 @pytest.mark.parametrize(("question", "message"), [("", "invalid text"), ("   ", "question text is blank")])
 def test_empty_questions_are_refused_in_one_line(tmp_path, question, message):
     kgft = str(Path(sys.executable).parent / "kgft")
-    env = {"PATH": str(Path(sys.executable).parent), "KGFT_HOME": str(tmp_path)}
+    env = {"PATH": str(Path(sys.executable).parent), **shared_model_cache(), "KGFT_HOME": str(tmp_path)}
     result = subprocess.run([kgft, "ask", question], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 1
     assert message in result.stderr
