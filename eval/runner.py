@@ -19,6 +19,7 @@ from typing import Any
 
 from eval.items import EvalItem
 from eval.metrics import LLMJudge, score_answer
+from kgft.answer_labels import answer_labels
 from kgft.contract import Answer, Route
 from kgft.results_store import ResultRow, ResultStore
 
@@ -111,15 +112,6 @@ def _answer_rows(
 
 def _with_earlier_error(row: ResultRow, error: str | None) -> ResultRow:
     return row if error is None else replace(row, meta=row.meta | {"earlier_error": error})
-
-
-def answer_labels(answer: Answer) -> dict[str, Any]:
-    """What answered: the model, and the reader and backend a route names in its diagnostics."""
-    labels = {"model": answer.model}
-    for key in ("reader", "backend"):
-        if isinstance(answer.diagnostics.get(key), str):
-            labels[key] = answer.diagnostics[key]
-    return labels
 
 
 def _row(

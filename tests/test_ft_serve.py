@@ -71,7 +71,7 @@ def test_open_question_is_generated_priced_by_seconds_and_names_its_training(
     assert answer.usage.prompt_tokens > 0
     assert answer.usage.completion_tokens == 8  # a random model never ends its turn, so it hits max_tokens
     assert answer.usage.reasoning_tokens == 0  # both budgets 0: no thinking
-    assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost == prices.compute_cost("auto", answer.timings.generation_ms / 1000, cores=1)
     assert answer.cost.priced and " s × " in answer.cost.basis
     assert answer.diagnostics["data_hash"] == DATA_HASH
     assert answer.diagnostics["base_model"] == str(tiny_dir)
@@ -89,7 +89,7 @@ def test_mcq_scores_the_options_with_the_question_alone(tmp_path, tiny_dir, trai
     prompt_ids, targets = scoring_ids(tokenizer, PROMPT, list(MCQ.options.values()))
     assert answer.usage.prompt_tokens == len(prompt_ids) + sum(map(len, targets))
     assert answer.usage.completion_tokens == 0
-    assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost == prices.compute_cost("auto", answer.timings.generation_ms / 1000, cores=1)
     assert answer.cost.priced
     assert answer.diagnostics["data_hash"] == DATA_HASH
 
@@ -105,7 +105,7 @@ def test_mcq_mode_generate_asks_the_fine_tuned_model_for_the_letter(tmp_path, tr
     else:
         assert answer.choice in MCQ.options
     assert 0 < answer.usage.completion_tokens <= MAX_REPLY_TOKENS
-    assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost == prices.compute_cost("auto", answer.timings.generation_ms / 1000, cores=1)
     assert answer.cost.priced
 
 
@@ -130,7 +130,7 @@ def test_max_thinking_tokens_stop_the_thinking_and_the_answer_still_comes(
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     bridge = len(tokenizer("\n</think>\n", add_special_tokens=False)["input_ids"])
     assert answer.usage.completion_tokens == 5 + bridge + 8
-    assert answer.cost == prices.compute_cost("cpu", answer.timings.generation_ms / 1000, cores=1)
+    assert answer.cost == prices.compute_cost("auto", answer.timings.generation_ms / 1000, cores=1)
 
 
 def test_streamed_pieces_join_to_the_answer_a_whole_call_gives(tmp_path, trained_dir, prices):
