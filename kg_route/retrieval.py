@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kg_route.charges.facts import ChargeFacts, charge_facts, charge_links
+from kg_route.charges.index import ChargeRanking
 from kg_route.facts import Fact
 from kg_route.linking import EntityLinker, Link
 from kg_route.linking.question_focus import question_focus
@@ -70,6 +71,7 @@ class Retrieval:
     # Why nothing could be retrieved when the reason is more than "nothing linked" (a charge question
     # whose fact text is empty, too long, not Chinese or names no crime).
     abstain_reason: str | None = field(default=None, kw_only=True)
+    charges: ChargeRanking | None = field(default=None, kw_only=True)  # for a question that asks which crime
 
 
 class FactRetriever:
@@ -107,6 +109,7 @@ class FactRetriever:
             linked_text=focus.text,
             stripped=focus.stripped,
             abstain_reason=reason,
+            charges=ranking,
         )
 
     def article(self, node_id: str) -> Fact | None:

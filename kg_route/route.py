@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from functools import cached_property
 
+from kg_route.charge_answer import charge_answer
 from kg_route.facts import Fact
 from kg_route.prompt import build_messages
 from kg_route.readers import ChargeOptionsReader, LexicalReader, LLMReader, Reader
@@ -106,12 +107,9 @@ class KGRoute:
             return stream_whole(
                 self._read_choice(question, retrieval, retrieval_cost, diagnostics, started), on_text
             )
-        recited = (
-            recited_article(retrieval.linked_text, retrieval.links) if self.settings.kg_recitation else None
-        )
-        recitation = self._recite(recited, retrieval, diagnostics, started) if recited else None
-        if recitation is not None:
-            return stream_whole(recitation, on_text)
+        from_graph = self._answer_from_graph(retrieval, diagnostics, started)
+        if from_graph is not None:
+            return stream_whole(from_graph, on_text)
         messages = build_messages(question.text, retrieval.facts, question.history)
         generation = self.backend.generate(
             messages, **generate_args(question.params, self.settings.max_tokens), on_text=on_text
@@ -175,25 +173,33 @@ class KGRoute:
             diagnostics=diagnostics | {"option_scores": reading.scores} | reading.diagnostics,
         )
 
-    def _recite(
-        self, article_id: str, retrieval: Retrieval, diagnostics: dict, started: float
-    ) -> Answer | None:
-        """The asked article's whole text from the graph as the answer: no model call, retrieval cost only."""
+    def _answer_from_graph(self, retrieval: Retrieval, diagnostics: dict, started: float) -> Answer | None:
+        """Answers the graph holds whole, with no model call and the retrieval's cost only: a named
+        article's text (recitation), or the charges a described case is ranked to (kg_route.charge_answer)."""
+        if not self.settings.kg_recitation:
+            return None
         read_started = time.perf_counter()
-        fact = self.retriever.article(article_id)
-        if fact is None or not fact.text.strip():
-            return None  # nothing to recite: let the model answer
+        recited = recited_article(retrieval.linked_text, retrieval.links)
+        fact = self.retriever.article(recited) if recited else None
+        if fact is not None and fact.text.strip():
+            text, cited, marker = fact.text, [fact], {"recitation": True}
+        else:
+            charged = charge_answer(retrieval.linked_text, retrieval.charges)
+            if charged is None:
+                return None  # nothing the graph holds whole: let the model answer
+            cited = [fact for fact in retrieval.facts if fact.id in charged.fact_ids]
+            text, marker = charged.text, {"charge_answer": True}
         retrieval_ms = retrieval.retrieval_ms + (time.perf_counter() - read_started) * 1000
         return Answer(
-            text=fact.text,
+            text=text,
             route=self.name,
             model="none",
-            citations=_citations([fact]),
+            citations=_citations(cited),
             timings=Timings(
                 retrieval_ms=retrieval_ms, generation_ms=0.0, total_ms=(time.perf_counter() - started) * 1000
             ),
             cost=self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval_ms / 1000, cores=1),
-            diagnostics=diagnostics | {"recitation": True},
+            diagnostics=diagnostics | marker,
         )
 
     @property
