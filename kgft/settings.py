@@ -81,7 +81,9 @@ class Settings(BaseSettings):
         description="a question the graph holds nothing on: the model answers alone, or abstain",
     )
     kg_recitation: bool = Field(
-        default=True, description="a question for a named article's content gets the article's text verbatim"
+        default=True,
+        description="answers the graph holds whole, with no model: a named article's text verbatim, and "
+        "for a case asking which crime, the ranked charges and their articles",
     )
     kg_embeddings: bool = Field(
         default=False, description="embedding fallback for paraphrases; first use embeds ~27k names (minutes)"
