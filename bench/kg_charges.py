@@ -2,12 +2,15 @@
 
 Held-out split: the cases left after the contamination check (LexEval 1_1, 1_2, 3_1), shuffled with
 random.Random(SEED) and the first HELD_OUT_SHARE taken out before ingestion: they are never in the graph.
-The ranker's weights were chosen on another split (seed 17, one in seven; kg_route/charges/index.py).
+Dev split, the only one the ranker was tuned on (kg_route/charges/index.py): the in-graph cases in id
+order, shuffled with random.Random(DEV_SEED), the first DEV_SHARE ranked against an index of the other
+in-graph cases (`ChargeIndex.from_store(exclude=...)`); its figures are reported next to the held-out ones.
 
 Per held-out case: the predicted charge set (charge nodes, CAIL labels resolved through the provisions'
 renames) against the gold set. Accuracy = the sets are equal; top-1 = the best charge is a gold one;
 macro-F1 over the charges present in the held-out gold; article F1 = per-case F1 of the predicted
-charges' 刑法 articles against `relevant_articles`, averaged (and micro). 95% CIs by bootstrap over cases.
+charges' 刑法 articles against `relevant_articles`, averaged (and micro); an "N之一" article counts as N,
+as CAIL labels it. 95% CIs by bootstrap over cases.
 LexEval 3_1: each item as a user sends it (instruction + input as one text, options read out of it as
 the gateway does), answered by the KG route with the lexical reader (no model call).
 
@@ -47,6 +50,8 @@ from kgft.sources.cases import CaseRecord, case_files, clean_cases, read_cases
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SEED = 2018
 HELD_OUT_SHARE = 0.15
+DEV_SEED = 7
+DEV_SHARE = 0.15  # of the in-graph cases
 RESAMPLES = 2_000
 
 
@@ -56,6 +61,14 @@ def split(cases: list[CaseRecord]) -> tuple[list[CaseRecord], list[CaseRecord]]:
     size = round(HELD_OUT_SHARE * len(cases))
     held = set(order[:size])
     return [c for i, c in enumerate(cases) if i not in held], [cases[i] for i in sorted(held)]
+
+
+def dev_split(graph_cases: list[CaseRecord]) -> list[CaseRecord]:
+    """The tuning split: DEV_SHARE of the in-graph cases (in id order, as the graph returns them)."""
+    ordered = sorted(graph_cases, key=lambda case: case.id)
+    order = list(range(len(ordered)))
+    random.Random(DEV_SEED).shuffle(order)
+    return [ordered[i] for i in sorted(order[: round(DEV_SHARE * len(ordered))])]
 
 
 def write_cases(folder: Path, cases: list[CaseRecord]) -> Path:
@@ -106,6 +119,13 @@ def set_f1(predicted: set[int], gold: set[int]) -> float:
     return 2 * len(predicted & gold) / (len(predicted) + len(gold))
 
 
+def article_number(article_id: str) -> int | None:
+    """The 刑法 article number CAIL's relevant_articles would write: "…:264" → 264, "…:133之一" → 133
+    (CAIL has integers only, so a 之一 article is labelled with its base number)."""
+    number = article_id.rsplit(":", 1)[-1].split("之")[0]
+    return int(number) if number.isdigit() else None
+
+
 def held_out_figures(index: ChargeIndex, held: list[CaseRecord]) -> dict[str, Any]:
     resolve = {name: charge.name for charge in index.charges for name in (charge.name, *charge.aliases)}
     predicted, gold, exact, top1, art_f1, latency, abstained = [], [], [], [], [], [], 0
@@ -120,7 +140,7 @@ def held_out_figures(index: ChargeIndex, held: list[CaseRecord]) -> dict[str, An
         gold.append(truth)
         exact.append(float(names == truth))
         top1.append(float(bool(ranking.hits) and ranking.hits[0].name in truth))
-        cited = {int(a.id.rsplit(":", 1)[1]) for a in ranking.articles if a.id.rsplit(":", 1)[1].isdigit()}
+        cited = {n for n in (article_number(a.id) for a in ranking.articles) if n is not None}
         art_f1.append(set_f1(cited, set(case.articles)))
         art_tp, art_pred, art_gold = (
             art_tp + len(cited & set(case.articles)),
@@ -202,6 +222,8 @@ def main() -> None:
         index = ChargeIndex.from_store(store)
         build_s = time.perf_counter() - build_started
         no_precedents = ChargeIndex.from_store(store, use_precedents=False)
+        dev = dev_split(graph_cases)
+        dev_index = ChargeIndex.from_store(store, exclude=frozenset(case.id for case in dev))
         retriever = FactRetriever(
             store, linker_from_store(store, settings), charges=ChargeFacts(store, index)
         )
@@ -215,6 +237,10 @@ def main() -> None:
                 "dropped_overlapping_eval": len(clean.report.contaminated_ids),
                 "in_graph": layer.cases_kept,
                 "held_out": len(held),
+                "dev_seed": DEV_SEED,
+                "dev_share_of_in_graph": DEV_SHARE,
+                "dev": len(dev),
+                "tuned_on": "dev only (ranked against the other in-graph cases); held-out measured once",
             },
             "graph": {
                 "charges": layer.charges,
@@ -222,6 +248,7 @@ def main() -> None:
                 "crime_layer_ingest_s": round(layer.summary.seconds, 2),
                 "index_build_s": round(build_s, 2),
             },
+            "dev_kg_with_precedents": held_out_figures(dev_index, dev),
             "held_out_kg_with_precedents": held_out_figures(index, held),
             "held_out_kg_articles_only": held_out_figures(no_precedents, held),
             "lexeval_3_1_kg_route": lexeval_figures(route, args.data / "legal/eval/lexeval/3_1.json"),

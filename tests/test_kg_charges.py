@@ -244,3 +244,14 @@ def test_bad_facts_abstain_with_their_reason_and_leave_the_graph_alone(route, in
     )
     assert answer.abstained and answer.choice is None and reason in (answer.abstain_reason or "")
     assert store.counts() == before
+
+
+def test_a_predicted_charge_cites_what_its_precedents_cite_as_its_own_article(index):
+    """CAIL labels drunk driving 133 (it has integers only); the precedents' article stands, spelt as the
+    charge's own 第一百三十三条之一, not 第一百三十三条 (交通肇事罪)."""
+    ranking = index.rank(
+        "公诉机关指控，2016年5月1日22时许，被告人王某酒后驾驶小型轿车行驶至本市某路口时被执勤民警查获。"
+        "经鉴定，王某血液中乙醇含量为156mg/100ml。"
+    )
+    assert [hit.name for hit in ranking.predicted] == ["危险驾驶罪"]
+    assert [article.id.rsplit(":", 1)[1] for article in ranking.articles] == ["133之一"]
