@@ -9,13 +9,14 @@ match is a schema error, not a skip.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ft_route.records import DatasetError, SFTExample
 from kgft.sources import DEFAULT_DATA_ROOT, SourceError
 from kgft.sources.rows import read_rows
+from kgft.sources.skipped_rows import SkippedRows
 
 DEFAULT_SOURCES = {
     "legal": (
@@ -28,23 +29,15 @@ DEFAULT_SOURCES = {
 EXAM_DERIVED_FILES = frozenset({"fakao_gpt4.json", "judical_examination.json"})
 PROMPT_FIELDS = ("query", "question", "prompt", "instruction", "input")
 RESPONSE_FIELDS = ("response", "output", "answer")
-SKIPS_KEPT = 5  # malformed rows beyond these are only counted
 _NUMERAL = "[零〇一二三四五六七八九十百千]"
 _CITED_ARTICLE = re.compile(rf"《([^》]+)》\s*(第{_NUMERAL}+条(?:之{_NUMERAL}+)?)")
 
 
 @dataclass
-class LoadedSource:
+class LoadedSource(SkippedRows):
     path: Path
     examples: list[SFTExample]
     rows_read: int = 0
-    skipped: int = 0
-    skipped_where: list[str] = field(default_factory=list)
-
-    def skip(self, where: str, problem: str) -> None:
-        self.skipped += 1
-        if len(self.skipped_where) < SKIPS_KEPT:
-            self.skipped_where.append(f"{where}: {problem}")
 
 
 def default_sources(domain: str, data_root: Path = DEFAULT_DATA_ROOT) -> list[Path]:

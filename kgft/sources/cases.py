@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,7 @@ from kgft.comparable_text import normalize
 from kgft.contamination import ContaminationReport, EvalStem, find_overlaps
 from kgft.sources import SourceError
 from kgft.sources.rows import read_rows
-
-SKIPS_KEPT = 5
+from kgft.sources.skipped_rows import SkippedRows
 
 
 @dataclass(frozen=True)
@@ -31,16 +30,9 @@ class CaseRecord:
 
 
 @dataclass
-class CaseRead:
+class CaseRead(SkippedRows):
     cases: list[CaseRecord]
     rows_read: int = 0
-    skipped: int = 0
-    skipped_where: list[str] = field(default_factory=list)
-
-    def skip(self, where: str, problem: str) -> None:
-        self.skipped += 1
-        if len(self.skipped_where) < SKIPS_KEPT:
-            self.skipped_where.append(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
