@@ -56,6 +56,7 @@ from eval.stats import mean_interval, percentiles
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "chat_benchmarks.json"
 CMEKG = "medical/kg/cmekg"
+CHARGES, CASES = "legal/charges", "legal/cases"
 BENCH_KEY_RPM = 10**9  # the limiter still runs on every request; it just never refuses
 BENCH_KEY_BUDGET_USD = "1000000"
 READY_TIMEOUT_S = 900.0  # the ft route loads a transformers model before /readyz turns 200
@@ -214,6 +215,19 @@ def gateway(
         _run_kgft(env, *args)
         console.print(f"kgft {' '.join(args)}: {time.perf_counter() - started:.1f} s", highlight=False)
         setup[f"ingest_{domain}_s"] = round(time.perf_counter() - started, 1)
+        if domain == "legal" and (data_dir / CHARGES).is_dir():
+            # The crime layer, its precedents cleaned against every eval set by the ingest itself.
+            started = time.perf_counter()
+            crime = [
+                "ingest",
+                "charges",
+                "--source",
+                str(data_dir / CHARGES),
+                "--cases",
+                str(data_dir / CASES),
+            ]
+            _run_kgft(env, *crime)
+            setup["ingest_charges_s"] = round(time.perf_counter() - started, 1)
     key_name = f"chat-bench-{os.getpid()}-{time.time_ns()}"
     key = _run_kgft(
         env, "keys", "create", key_name, "--rpm", str(BENCH_KEY_RPM), "--budget-usd", BENCH_KEY_BUDGET_USD
