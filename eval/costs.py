@@ -14,6 +14,7 @@ from kgft.errors import KgftError
 from kgft.ledger import LedgerEntry
 from kgft.ledger_kinds import check_kind
 from kgft.pricing import money
+from kgft.projects import Project
 
 
 class CostInputError(KgftError, ValueError):
@@ -145,11 +146,11 @@ def manual_entry(
     if routes is not None and route not in routes:
         raise CostInputError(f"unknown route '{route}'; use one of: {', '.join(routes)}")
     check_kind(kind)
-    project = {"domain": domain or None, "config": config or None}
+    project = Project(domain or None, config or None)
     if share is not None:
         if kind != "base_model_share" or hours is not None or rate_usd is not None or usd is not None:
             raise CostInputError("a share (--fraction/--reason) is a base_model_share and nothing else")
-        return share.entry(route, description, **project)
+        return share.entry(route, description, project)
     if kind == "base_model_share":
         raise CostInputError(
             "base_model_share needs --fraction with --published-usd and --source, or --reason"
@@ -158,13 +159,32 @@ def manual_entry(
         if hours is not None or rate_usd is not None:
             raise CostInputError("give either a flat amount or hours and a rate, not both")
         amount = _non_negative("amount", usd)
-        return LedgerEntry(route, kind, description, amount, f"{money(amount)} flat", True, **project)
+        return LedgerEntry(
+            route,
+            kind,
+            description,
+            amount,
+            f"{money(amount)} flat",
+            True,
+            domain=project.domain,
+            config=project.config,
+        )
     if hours is None and rate_usd is None:
         raise CostInputError("give a flat amount, or hours and an hourly rate")
     spent, rate = _non_negative("hours", hours), _non_negative("hourly rate", rate_usd)
     basis = f"{format(spent.normalize(), 'f')} h × {money(rate)}/h"
     meta = {"hours": str(spent), "rate_usd": str(rate)}
-    return LedgerEntry(route, kind, description, spent * rate, basis, True, meta=meta, **project)
+    return LedgerEntry(
+        route,
+        kind,
+        description,
+        spent * rate,
+        basis,
+        True,
+        meta=meta,
+        domain=project.domain,
+        config=project.config,
+    )
 
 
 @dataclass(frozen=True)
@@ -176,7 +196,7 @@ class BaseModelShare:
     source: str = ""
     reason: str = ""
 
-    def entry(self, route: str, description: str, **project: str | None) -> LedgerEntry:
+    def entry(self, route: str, description: str, project: Project) -> LedgerEntry:
         fraction = _non_negative("fraction", self.fraction)
         if fraction > 1:
             raise CostInputError(f"fraction must lie in [0, 1], got {fraction}")
@@ -192,7 +212,8 @@ class BaseModelShare:
                 f"0 × ({self.reason})",
                 True,
                 meta=meta,
-                **project,
+                domain=project.domain,
+                config=project.config,
             )
         published = _non_negative("published pre-training cost", self.published_usd)
         if not self.source.strip():
@@ -200,4 +221,14 @@ class BaseModelShare:
         amount = fraction * published
         meta = {"fraction": str(fraction), "published_cost_usd": str(published), "source": self.source}
         basis = f"{format(fraction.normalize(), 'f')} × {money(published)} ({self.source})"
-        return LedgerEntry(route, "base_model_share", description, amount, basis, True, meta=meta, **project)
+        return LedgerEntry(
+            route,
+            "base_model_share",
+            description,
+            amount,
+            basis,
+            True,
+            meta=meta,
+            domain=project.domain,
+            config=project.config,
+        )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from gateway.route_table import RouteTable, RouteUnavailable
 from kgft.contract import Answer, OnText, Question, Route, StreamingRoute
@@ -201,7 +202,8 @@ class Dispatcher:
             shadows = list(self._shadows)
         with self._load_lock:
             calls = list(self._running)
-        wait([*shadows, *calls], timeout_s)
+        pending: list[Future[Any]] = [*shadows, *calls]
+        wait(pending, timeout_s)
 
     def _forget_call(self, future: Future[Call]) -> None:
         with self._load_lock:

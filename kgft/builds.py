@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from kgft.contract import Route
@@ -42,7 +43,7 @@ class Booking:
         if not self.builds:
             return f"{self.route}: no build to book"
         if self.booked:
-            total = sum(entry.cost_usd for entry in self.booked if entry.priced)
+            total = sum((entry.cost_usd for entry in self.booked if entry.priced), Decimal(0))
             count = "1 entry" if len(self.booked) == 1 else f"{len(self.booked)} entries"
             return f"{self.route}: build cost booked (${total.normalize():f}, {count})"
         if self.already:
