@@ -61,9 +61,12 @@ class KGRoute:
 
     @cached_property
     def reader(self) -> Reader:
-        if self.reader_name == "llm":
-            return LLMReader(self.backend, self.settings.mcq_mode)
-        return ChargeOptionsReader(LexicalReader())
+        """Charge options are read from the charge ranking whichever reader is set: a model could only
+        copy the ranking out of its prompt, and a long case fact overflows SmolLM2's context."""
+        inner: Reader = (
+            LLMReader(self.backend, self.settings.mcq_mode) if self.reader_name == "llm" else LexicalReader()
+        )
+        return ChargeOptionsReader(inner)
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)

@@ -204,7 +204,7 @@ def test_the_llm_reader_takes_the_mcq_mode_from_settings(route, settings):
     llm_generate = settings.model_copy(update={"kg_reader": "llm", "mcq_mode": "generate"})
     generate = KGRoute(route.retriever, llm_generate, PriceBook.load())
     generate.backend = route.backend
-    assert isinstance(generate.reader, LLMReader) and generate.reader.mode == "generate"
+    assert isinstance(generate.reader.inner, LLMReader) and generate.reader.inner.mode == "generate"
 
 
 def test_medical_question_cites_the_asked_relation_first(route):
