@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kg_route.ingest.runner import Skips
 from kg_route.linking.numerals import zh_to_int
 from kgft.sources.charges import Provision, ProvisionEntry
+from kgft.sources.skipped_rows import SkippedRows
 
 _NUMBER = r"\d+|[零〇一二三四五六七八九十百千]+"
 _REF = re.compile(rf"第\s*({_NUMBER})\s*(条|款)(之[一二三四五六七八九十]+)?")
@@ -42,7 +42,7 @@ class ChargeDefinition:
     defined_in: str = ""  # the entry (file:line) that last set its name or articles
 
 
-def charges_in_force(provisions: list[Provision], skips: Skips) -> dict[str, ChargeDefinition]:
+def charges_in_force(provisions: list[Provision], skips: SkippedRows) -> dict[str, ChargeDefinition]:
     """name → definition after every provision, oldest first; unreadable entries are skipped and counted."""
     charges: dict[str, ChargeDefinition] = {}
     for provision in provisions:
@@ -54,10 +54,10 @@ def charges_in_force(provisions: list[Provision], skips: Skips) -> dict[str, Cha
     return charges
 
 
-def _apply(charges: dict[str, ChargeDefinition], entry: ProvisionEntry, skips: Skips) -> None:
+def _apply(charges: dict[str, ChargeDefinition], entry: ProvisionEntry, skips: SkippedRows) -> None:
     names, removed = split_names(entry.names)
     if not names and not removed:
-        skips.add(entry.where, f"no charge name in {entry.names!r}")
+        skips.skip(entry.where, f"no charge name in {entry.names!r}")
         return
     cites = article_groups(entry.articles, len(names))
     successors: dict[str, list[str]] = {}

@@ -19,11 +19,9 @@ from kg_route.ingest.charge_names import ChargeDefinition, charges_in_force
 from kg_route.ingest.elements import element_phrases
 from kg_route.ingest.runner import (
     BATCH_ROWS,
-    REASONS_KEPT,
     IngestSourceError,
     IngestSummary,
     Plan,
-    Skips,
     Source,
     ingest,
 )
@@ -35,6 +33,7 @@ from kgft.settings import Settings
 from kgft.sources import SourceError
 from kgft.sources.cases import CaseRecord, case_files, clean_cases, read_cases
 from kgft.sources.charges import Provision, read_provisions
+from kgft.sources.skipped_rows import SkippedRows
 
 CRIMINAL_LAW = "中华人民共和国刑法"
 DEFINED_BY, CHARGED_WITH, CITES = "DEFINED_BY", "CHARGED_WITH", "CITES"
@@ -110,7 +109,7 @@ def charge_id(name: str) -> str:
 
 
 def plan_charges(
-    provisions: Sequence[Provision], law: CriminalLaw, cases: Sequence[CaseRecord], skips: Skips
+    provisions: Sequence[Provision], law: CriminalLaw, cases: Sequence[CaseRecord], skips: SkippedRows
 ) -> Plan:
     """Charges in force (plus CAIL labels no provision names), then cases, then their edges."""
     charges = charges_in_force(list(provisions), skips)
@@ -149,7 +148,7 @@ def _charge(
     edges: dict[EdgeRow, None],
     charge: ChargeDefinition,
     law: CriminalLaw,
-    skips: Skips,
+    skips: SkippedRows,
     *,
     official: bool,
     article_keys: Sequence[str] = (),
@@ -159,7 +158,7 @@ def _charge(
     for key, paragraph_numbers in cites:
         article = law.articles.get(key)
         if article is None:
-            skips.add(
+            skips.skip(
                 charge.defined_in,
                 f"{charge.name}: 第{key}条 is not among the graph's {CRIMINAL_LAW} articles",
             )
@@ -235,14 +234,13 @@ def ingest_charges(
             provisions = read_provisions(charges_dir)
         except SourceError as exc:
             raise IngestSourceError(str(exc)) from exc
-        skips = Skips()
+        skips = SkippedRows()
         cases: list[CaseRecord] = []
         case_rows = 0
         if files:
             read = read_cases(files)
             case_rows = read.rows_read
-            skips.count += read.skipped
-            skips.reasons += read.skipped_where[: max(0, REASONS_KEPT - len(skips.reasons))]
+            skips.absorb(read)
             clean = clean_cases(read.cases, stems, [str(path) for path in checked_sets])
             cases, reading.contamination, reading.cases_kept = clean.kept, clean.report, len(clean.kept)
         plan = plan_charges(provisions, law, cases, skips)

@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Skips, Source, ingest
+from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Source, ingest
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from kgft.sources import SourceError
+from kgft.sources.skipped_rows import SkippedRows
 from kgft.sources.statutes import Record, read_statutes, statute_files
 
 HAS_CHAPTER = "HAS_CHAPTER"
@@ -56,17 +57,17 @@ class ArticleRow(BaseModel):
     status: str | None = None
 
 
-def _validated(model: type[M], record: Record, skips: Skips) -> M | None:
+def _validated(model: type[M], record: Record, skips: SkippedRows) -> M | None:
     where, row = record
     if isinstance(row, str):
-        skips.add(where, row)
+        skips.skip(where, row)
         return None
     try:
         return model.model_validate(row)
     except ValidationError as exc:
         error = exc.errors()[0]
         place = ".".join(str(part) for part in error["loc"]) or "row"
-        skips.add(where, f"{place}: {error['msg']}")
+        skips.skip(where, f"{place}: {error['msg']}")
         return None
 
 
@@ -188,7 +189,7 @@ class _Builder:
 
 
 def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
-    skips = Skips()
+    skips = SkippedRows()
     builder = _Builder()
     rows_read = 0
     for record in laws:
@@ -197,7 +198,7 @@ def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
         if law is None:
             continue
         if law.law_id in builder.laws:
-            skips.add(record[0], f"law_id {law.law_id} was already read")
+            skips.skip(record[0], f"law_id {law.law_id} was already read")
         else:
             builder.add_law(law)
     for record in articles:
@@ -207,9 +208,9 @@ def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
             continue
         key = article_key(article)
         if article.law_id not in builder.laws:
-            skips.add(record[0], f"law_id {article.law_id} is not among the laws")
+            skips.skip(record[0], f"law_id {article.law_id} is not among the laws")
         elif key is None:
-            skips.add(record[0], f"article {article.article_no!r} has no article_no_arabic")
+            skips.skip(record[0], f"article {article.article_no!r} has no article_no_arabic")
         else:
             builder.add_article(article, key)
     return Plan(list(builder.nodes.values()), list(builder.edges), rows_read, skips)

@@ -13,12 +13,13 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Skips, Source, ingest
+from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Source, ingest
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from kgft.sources import SourceError
 from kgft.sources.cmekg import HEADER, triple_files, triple_rows
+from kgft.sources.skipped_rows import SkippedRows
 
 SOURCE_NAME = "CMeKG"
 SUBJECT_KINDS = {"disease": "Disease", "drug": "Drug", "other": "Other"}
@@ -199,14 +200,14 @@ def _json(props: dict[str, list[str]]) -> str:
 
 
 def plan_medical(files: list[Path]) -> Plan:
-    skips = Skips()
+    skips = SkippedRows()
     graph = _Graph()
     rows_read = 0
     for where, fields in triple_rows(files):
         rows_read += 1
         problem = _problem(fields) or graph.add(*fields)
         if problem is not None:
-            skips.add(where, problem)
+            skips.skip(where, problem)
     return Plan(graph.nodes(), list(graph.edges), rows_read, skips)
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,28 +24,15 @@ from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
+from kgft.sources.skipped_rows import SkippedRows
 
 # Ladybug loads each call with COPY, so big batches pay its fixed per-call cost less often; Bolt
 # stores split a call into 5,000-row statements inside one transaction anyway.
 BATCH_ROWS = 50_000
-REASONS_KEPT = 5  # skipped rows beyond these are only counted
 
 
 class IngestSourceError(KgftError):
     """An ingestion source is missing, or holds none of the files it should."""
-
-
-@dataclass
-class Skips:
-    """Malformed source rows: all counted, the first few kept with their file and line."""
-
-    count: int = 0
-    reasons: list[str] = field(default_factory=list)
-
-    def add(self, where: str, problem: str) -> None:
-        self.count += 1
-        if len(self.reasons) < REASONS_KEPT:
-            self.reasons.append(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +42,7 @@ class Plan:
     nodes: Sequence[NodeRow]
     edges: Sequence[EdgeRow]
     rows_read: int
-    skips: Skips
+    skips: SkippedRows
 
 
 @dataclass(frozen=True)
@@ -192,8 +179,8 @@ def ingest(
             nodes_new=nodes_new,
             edges_new=edges_new,
             rows_read=plan.rows_read if plan else 0,
-            rows_skipped=plan.skips.count if plan else 0,
-            skipped_reasons=tuple(plan.skips.reasons) if plan else (),
+            rows_skipped=plan.skips.skipped if plan else 0,
+            skipped_reasons=tuple(plan.skips.skipped_where) if plan else (),
             seconds=seconds,
             batches=len(batches),
             batches_resumed=resumed,

@@ -17,3 +17,8 @@ class SkippedRows:
         self.skipped += 1
         if len(self.skipped_where) < SKIPS_KEPT:
             self.skipped_where.append(f"{where}: {problem}")
+
+    def absorb(self, other: SkippedRows) -> None:
+        """Another reader's skips: the counts add, the kept places fill up to SKIPS_KEPT."""
+        self.skipped += other.skipped
+        self.skipped_where += other.skipped_where[: max(0, SKIPS_KEPT - len(self.skipped_where))]
