@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ft_route.data import ContaminationError, build_dataset
-from ft_route.data.contamination import check_contamination, load_eval_stems, refuse_if_contaminated
+from ft_route.data.contamination import check_contamination
 from ft_route.data.dedupe import deduplicate
 from ft_route.data.difficulty import score_difficulty
 from ft_route.data.distill import distill, reasoning_from
@@ -31,6 +31,7 @@ from ft_route.records import (
     read_examples,
 )
 from kgft.backends import ChatMessage, create_backend
+from kgft.contamination import load_eval_stems, refuse_if_contaminated
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.settings import Settings

@@ -20,16 +20,7 @@ from ft_route.data.card import (
     SourceSummary,
 )
 from ft_route.data.cases import is_case_source, load_cases, named_source
-from ft_route.data.contamination import (
-    MAX_CONTAMINATED_FRACTION,
-    MIN_SHARED_FRACTION,
-    NGRAM_CHARS,
-    ContaminationReport,
-    check_contamination,
-    default_eval_sets,
-    load_eval_stems,
-    refuse_if_contaminated,
-)
+from ft_route.data.contamination import check_contamination
 from ft_route.data.dedupe import NEAR_DUPLICATE_JACCARD, deduplicate
 from ft_route.data.difficulty import SCORES_FILE, score_difficulty
 from ft_route.data.distill import CACHE_FILE, MAX_TRACE_TOKENS, Distilled, distill
@@ -46,6 +37,15 @@ from ft_route.records import (
     write_examples,
 )
 from kgft.backends.base import LLMBackend
+from kgft.contamination import (
+    MAX_CONTAMINATED_FRACTION,
+    MIN_SHARED_FRACTION,
+    NGRAM_CHARS,
+    ContaminationReport,
+    default_eval_sets,
+    load_eval_stems,
+    refuse_if_contaminated,
+)
 from kgft.graph_store import GraphStore
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook

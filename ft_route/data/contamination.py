@@ -9,41 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ft_route.records import SFTExample
-from kgft.contamination import (
-    DEFAULT_EVAL_SETS,
-    FRAGMENT_FRACTION,
-    FRAGMENT_MIN_GRAMS,
-    MAX_CONTAMINATED_FRACTION,
-    MIN_SHARED_FRACTION,
-    NGRAM_CHARS,
-    PAIRS_KEPT,
-    ContaminationError,
-    ContaminationReport,
-    EvalStem,
-    OverlapPair,
-    default_eval_sets,
-    find_overlaps,
-    load_eval_stems,
-    refuse_if_contaminated,
-)
-
-__all__ = [
-    "DEFAULT_EVAL_SETS",
-    "FRAGMENT_FRACTION",
-    "FRAGMENT_MIN_GRAMS",
-    "MAX_CONTAMINATED_FRACTION",
-    "MIN_SHARED_FRACTION",
-    "NGRAM_CHARS",
-    "PAIRS_KEPT",
-    "ContaminationError",
-    "ContaminationReport",
-    "EvalStem",
-    "OverlapPair",
-    "check_contamination",
-    "default_eval_sets",
-    "load_eval_stems",
-    "refuse_if_contaminated",
-]
+from kgft.contamination import ContaminationReport, EvalStem, find_overlaps
 
 
 def check_contamination(
