@@ -32,11 +32,10 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.chat_benchmarks import REQUEST_TIMEOUT_S, gateway, git_commit, lexeval, spread
+from bench.chat_benchmarks import REQUEST_TIMEOUT_S, gateway, git_commit, lexeval, progress_bar, spread
 from eval.stats import percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,13 +126,7 @@ def main() -> None:
         with (
             gateway(home, routes, ["legal"], args.data_dir, console, log) as (base, key, setup),
             httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
+            progress_bar(console) as progress,
         ):
             task = progress.add_task("chat", total=len(routes) * (len(asked) + WARMUP_REQUESTS))
             for route in routes:

@@ -184,6 +184,16 @@ def git_commit() -> dict[str, object]:
     }
 
 
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def _kgft() -> str:
     beside = Path(sys.executable).parent / "kgft"
     return str(beside) if beside.exists() else "kgft"
@@ -457,13 +467,7 @@ def main() -> None:
                 ),
                 httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client,
                 cache_path.open("a", encoding="utf-8") as sink,
-                Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                ) as progress,
+                progress_bar(console) as progress,
             ):
                 task = progress.add_task("chat", total=len(todo))
                 for route, item in todo:
