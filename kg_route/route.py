@@ -84,26 +84,8 @@ class KGRoute:
                 "no entity linked" if not retrieval.links else "no facts for the linked entities"
             )
             if retrieval.abstain_reason is None and self._answers_without_facts:
-                alone = answer_alone(
-                    self.backend,
-                    question,
-                    self.prices,
-                    route=self.name,
-                    max_tokens=self.settings.max_tokens,
-                    mcq_mode=self.settings.mcq_mode,
-                    on_text=on_text,
-                )
-                return alone.model_copy(
-                    update={
-                        "cost": combine(retrieval_cost, alone.cost),
-                        "timings": alone.timings.model_copy(
-                            update={
-                                "retrieval_ms": retrieval.retrieval_ms,
-                                "total_ms": (time.perf_counter() - started) * 1000,
-                            }
-                        ),
-                        "diagnostics": diagnostics | alone.diagnostics | {"without_facts": reason},
-                    }
+                return self._answer_alone(
+                    question, on_text, reason, retrieval, retrieval_cost, diagnostics, started
                 )
             return self._abstain(reason, retrieval, retrieval_cost, diagnostics, started)
         if question.options:
@@ -203,6 +185,40 @@ class KGRoute:
             ),
             cost=self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval_ms / 1000, cores=1),
             diagnostics=diagnostics | marker,
+        )
+
+    def _answer_alone(
+        self,
+        question: Question,
+        on_text: OnText | None,
+        reason: str,
+        retrieval: Retrieval,
+        retrieval_cost: Cost,
+        diagnostics: dict,
+        started: float,
+    ) -> Answer:
+        """The model on the question alone, as `llm` would answer, priced and timed with the retrieval."""
+        alone = answer_alone(
+            self.backend,
+            question,
+            self.prices,
+            route=self.name,
+            max_tokens=self.settings.max_tokens,
+            mcq_mode=self.settings.mcq_mode,
+            on_text=on_text,
+        )
+        timings = alone.timings.model_copy(
+            update={
+                "retrieval_ms": retrieval.retrieval_ms,
+                "total_ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+        return alone.model_copy(
+            update={
+                "cost": combine(retrieval_cost, alone.cost),
+                "timings": timings,
+                "diagnostics": diagnostics | alone.diagnostics | {"without_facts": reason},
+            }
         )
 
     @property
