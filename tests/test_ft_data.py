@@ -34,8 +34,10 @@ from kgft.backends import ChatMessage, create_backend
 from kgft.contamination import load_eval_stems, refuse_if_contaminated
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
+from kgft.projects import model_config
 from kgft.settings import Settings
 from tests.openai_server import openai_server  # noqa: F401
+from tests.recording_backend import RecordingBackend
 from tests.tiny_llama import build_tiny_llama
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -261,11 +263,13 @@ def test_distillation_from_a_real_openai_server_is_cached_and_ledgered(openai_se
     assert (first.generated, first.cached, again.generated, again.cached) == (2, 0, 0, 2)
     assert [e.reasoning for e in again.examples] == [e.reasoning for e in first.examples]
     assert all(e.reasoning for e in first.examples) and first.examples[0].response == examples[0].response
-    entries = Ledger(settings.ledger_path).entries()
-    assert [(e.route, e.kind) for e in entries] == [("ft", "distillation")]  # the cached run paid nothing
-    assert entries[0].tokens == first.tokens > 2 * 6
-    assert entries[0].meta["completion_tokens"] <= 2 * 6
-    assert entries[0].priced is False and entries[0].cost_usd == Decimal(0)  # smollm2 has no token price
+    # The build that called it books the entry under the data it produced; the cached run paid nothing.
+    assert Ledger(settings.ledger_path).entries() == [] and again.entry is None
+    entry = first.entry
+    assert entry is not None and (entry.route, entry.kind) == ("ft", "distillation")
+    assert entry.tokens == first.tokens > 2 * 6
+    assert entry.meta["completion_tokens"] <= 2 * 6
+    assert entry.priced is False and entry.cost_usd == Decimal(0)  # smollm2 has no token price
 
 
 # --- the whole build ----------------------------------------------------------------------------
@@ -295,6 +299,41 @@ def test_build_writes_train_eval_and_a_card_whose_hash_matches(tmp_path):
     assert max(card.categories.values()) - min(card.categories.values()) <= 1  # round-robin
     (entry,) = Ledger(settings.ledger_path).entries()
     assert (entry.kind, entry.meta["completed"], entry.priced) == ("dataset_curation", True, True)
+    # The curation belongs to the project of the model that will learn from this data.
+    assert (entry.domain, entry.config) == ("legal", model_config(card.data_hash))
+
+
+class _FailingTeacher(RecordingBackend):
+    """Answers `answers` calls, then the connection drops."""
+
+    def __init__(self, answers: int) -> None:
+        super().__init__("<think>依据法条。</think>答案", 50, 10, 200.0)
+        self.answers = answers
+
+    def generate(self, messages, **kwargs):
+        if len(self.calls) >= self.answers:
+            raise ConnectionError("teacher went away")
+        return super().generate(messages, **kwargs)
+
+
+def test_a_distilled_build_books_its_teacher_under_the_data_and_a_failed_one_under_the_route(tmp_path):
+    settings = Settings(home=tmp_path / "home", threads=1)
+    source = lawyer_slice(tmp_path, 150)
+    build = dict(settings=settings, prices=PriceBook.load(), n=40, sources=[source], progress=False)
+    with pytest.raises(ConnectionError):
+        build_dataset("legal", tmp_path / "failed", teacher=_FailingTeacher(answers=3), **build)
+    card = build_dataset("legal", tmp_path / "done", teacher=_FailingTeacher(answers=10_000), **build)
+    entries = Ledger(settings.ledger_path).entries()
+    booked = [(e.kind, e.tokens, e.config, e.meta.get("completed")) for e in entries]
+    # Failed: its 3 paid calls and its curation time, neither tied to a dataset; done: 70 calls (train +
+    # eval), and the curation, both under the data hash the FT model's card will name.
+    assert booked == [
+        ("distillation", 3 * 60, None, None),
+        ("dataset_curation", 0, None, False),
+        ("dataset_curation", 0, model_config(card.data_hash), True),
+        ("distillation", 70 * 60, model_config(card.data_hash), None),
+    ]
+    assert {e.domain for e in entries} == {"legal"}
 
 
 def test_build_refuses_an_eval_file_as_training_data_and_an_empty_result(tmp_path):

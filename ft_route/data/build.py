@@ -8,7 +8,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ft_route.data.card import (
@@ -49,6 +49,7 @@ from kgft.contamination import (
 from kgft.graph_store import GraphStore
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook
+from kgft.projects import model_config
 from kgft.settings import Settings
 
 DEFAULT_N = 1_000  # s1's dataset size
@@ -87,8 +88,8 @@ def build_dataset(
     """Write a dataset folder for `domain`; `sources=None` means the domain's default files, and
     `eval_sets=None` its benchmarks. Raises DatasetError (one line) on bad input or contamination."""
     started = time.perf_counter()
-    distill_seconds = 0.0
-    completed = False
+    traced: Distilled | None = None
+    card: DatasetCard | None = None
     try:
         if domain not in DEFAULT_SOURCES:
             raise DatasetError(f"unknown domain '{domain}': use one of {sorted(DEFAULT_SOURCES)}")
@@ -173,7 +174,6 @@ def build_dataset(
                 max_tokens=teacher_max_tokens,
                 progress=progress,
             )
-            distill_seconds = traced.seconds
             train, held_out = traced.examples[: len(train)], traced.examples[len(train) :]
             distillation = _distillation_summary(traced, teacher)
 
@@ -198,10 +198,16 @@ def build_dataset(
             seconds=round(time.perf_counter() - started, 3),
         )
         (out_dir / DATASET_CARD).write_text(card.model_dump_json(indent=2), "utf-8")
-        completed = True
         return card
     finally:
-        _ledger(domain, out_dir, time.perf_counter() - started - distill_seconds, completed, settings, prices)
+        curation_seconds = time.perf_counter() - started - (0.0 if traced is None else traced.seconds)
+        curation = _curation_entry(domain, out_dir, curation_seconds, card is not None, settings, prices)
+        # A finished build's costs belong to the model trained on its data; a failed one's to the route.
+        config = None if card is None else model_config(card.data_hash)
+        ledger = Ledger(settings.ledger_path)
+        for entry in (curation, None if traced is None else traced.entry):
+            if entry is not None:
+                ledger.append(replace(entry, domain=domain, config=config))
 
 
 def _refuse_eval_files_as_sources(sources: Sequence[Path], eval_sets: Sequence[Path]) -> None:
@@ -284,13 +290,13 @@ def _distillation_summary(traced: Distilled, teacher: LLMBackend) -> Distillatio
     )
 
 
-def _ledger(
+def _curation_entry(
     domain: str, out_dir: Path, seconds: float, completed: bool, settings: Settings, prices: PriceBook
-) -> None:
+) -> LedgerEntry:
     """The curation's own machine time (loading, filtering, difficulty scoring on a local model);
     distillation has its own entry, priced by the teacher."""
     cost = prices.compute_cost(settings.device, seconds, cores=settings.threads)
-    entry = LedgerEntry.from_cost(
+    return LedgerEntry.from_cost(
         "ft",
         "dataset_curation",
         f"build the {domain} dataset in {out_dir}",
@@ -298,4 +304,3 @@ def _ledger(
         seconds=seconds,
         meta={"domain": domain, "out_dir": str(out_dir), "completed": completed},
     )
-    Ledger(settings.ledger_path).append(entry)

@@ -40,9 +40,20 @@ class Distilled:
     generated: int
     cached: int
     empty: int  # the teacher wrote nothing usable: kept without reasoning
-    cost: Cost | None  # of this run's calls; None when everything came from the cache
-    tokens: int
     seconds: float
+    # This run's calls, priced; None when everything came from the cache. The caller books it: it
+    # knows the data hash the traces go into, which is the project the cost belongs to.
+    entry: LedgerEntry | None
+
+    @property
+    def cost(self) -> Cost | None:
+        if self.entry is None:
+            return None
+        return Cost(runtime_usd=self.entry.cost_usd, basis=self.entry.basis, priced=self.entry.priced)
+
+    @property
+    def tokens(self) -> int:
+        return 0 if self.entry is None else self.entry.tokens
 
 
 def distill(
@@ -75,17 +86,20 @@ def distill(
                     cached += 1
                 out.append(replace(example, reasoning=trace))
                 bar.update(task, advance=1, cached=cached)
-    finally:
-        # Calls already made are paid for, whether or not the run finished.
-        cost, tokens = _ledger(calls, teacher, settings, prices, len(examples))
+    except BaseException:
+        # Calls already made are paid for, though no dataset came of them.
+        failed = _entry(calls, teacher, prices, examples)
+        if failed is not None:
+            Ledger(settings.ledger_path).append(failed)
+        raise
+    entry = _entry(calls, teacher, prices, examples)
     return Distilled(
         out,
         generated=len(calls),
         cached=cached,
         empty=sum(1 for example in out if not example.reasoning),
-        cost=cost,
-        tokens=tokens,
         seconds=time.perf_counter() - started,
+        entry=entry,
     )
 
 
@@ -100,13 +114,13 @@ def _messages(example: SFTExample) -> list[ChatMessage]:
     return [ChatMessage("system", _SYSTEM.get(example.domain, "")), ChatMessage("user", request)]
 
 
-def _ledger(
-    calls: Sequence[Generation], teacher: LLMBackend, settings: Settings, prices: PriceBook, total: int
-) -> tuple[Cost | None, int]:
+def _entry(
+    calls: Sequence[Generation], teacher: LLMBackend, prices: PriceBook, examples: Sequence[SFTExample]
+) -> LedgerEntry | None:
     """One entry for the run: summed tokens and time priced once, which equals the sum of per-call
     prices under linear pricing and keeps the arithmetic short enough to read."""
     if not calls:
-        return None, 0
+        return None
     combined = Generation(
         text="",
         model=teacher.model,
@@ -118,7 +132,7 @@ def _ledger(
     )
     cost = teacher.cost(combined, prices)
     tokens = combined.prompt_tokens + combined.completion_tokens
-    entry = LedgerEntry.from_cost(
+    return LedgerEntry.from_cost(
         "ft",
         "distillation",
         f"reasoning traces from {teacher.spec} for {len(calls)} examples",
@@ -128,10 +142,9 @@ def _ledger(
         meta={
             "teacher": teacher.spec,
             "calls": len(calls),
-            "examples": total,
+            "examples": len(examples),
             "prompt_tokens": combined.prompt_tokens,
             "completion_tokens": combined.completion_tokens,
         },
+        domain=examples[0].domain if examples else None,
     )
-    Ledger(settings.ledger_path).append(entry)
-    return cost, tokens
