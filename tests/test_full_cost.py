@@ -418,3 +418,25 @@ def test_a_fresh_home_evaluating_kg_and_ft_books_the_ft_card_and_reports_complet
     assert [entry["kind"] for entry in routes["kg"]["build_entries"]] == ["kg_ingest"]
     assert routes["kg"]["costs_complete"] and routes["ft"]["costs_complete"]
     assert routes["kg"]["reader"] == "lexical" and routes["ft"]["model"]
+
+
+def test_the_embedding_index_is_booked_once_as_part_of_the_graphs_build(tmp_path):
+    from kg_route.factory import build_lexical_route
+    from kg_route.ingest.medical import ingest_medical
+    from kg_route.store import open_store
+    from tests.test_kg_route import write_triples
+
+    settings = Settings(home=tmp_path, threads=1, graph=f"ladybug:{tmp_path / 'graph'}", kg_embeddings=True)
+    graph = open_store(settings.graph_url)
+    ingest_medical(
+        graph, write_triples(tmp_path / "triples.tsv.gz"), settings, PriceBook.load(), progress=False
+    )
+    graph.close()
+    for _ in range(2):  # the second build reads the cached vectors: nothing more to pay
+        route = build_lexical_route(settings, PriceBook.load())
+        route.retriever.store.close()
+    entries = [e for e in Ledger(settings.ledger_path).entries() if e.kind == "embedding_index"]
+    (entry,) = entries
+    (graph_build,) = route.builds()
+    assert entry.config == graph_build.config and entry.priced and entry.seconds > 0
+    assert entry.meta["names"] == 3  # the three diseases that carry facts

