@@ -440,3 +440,23 @@ def test_the_embedding_index_is_booked_once_as_part_of_the_graphs_build(tmp_path
     (graph_build,) = route.builds()
     assert entry.config == graph_build.config and entry.priced and entry.seconds > 0
     assert entry.meta["names"] == 3  # the three diseases that carry facts
+
+
+def test_a_gguf_conversion_is_timed_and_booked_once_by_the_training_that_uses_it(tmp_path):
+    from ft_route.train.ledger_entry import record_conversion
+    from ft_route.train.setup import Base
+    from kgft.backends.gguf_convert import CONVERSION_FILE, tokenizer_dir
+    from kgft.backends.gguf_files import smollm2_path
+
+    settings = Settings(home=tmp_path / "home", threads=1, model_cache=tmp_path / "models")
+    folder = tokenizer_dir(smollm2_path(), settings)  # the quick conversion; the full one writes the same
+    seconds = json.loads((folder / CONVERSION_FILE).read_text("utf-8"))["seconds"]
+    base = Base(folder, "SmolLM2-135M-Instruct")
+    first = record_conversion(settings, PriceBook.load(), base)
+    assert record_conversion(settings, PriceBook.load(), base) is None  # a second run books nothing
+    assert first is not None and (first.kind, first.route, first.seconds) == (
+        "model_conversion",
+        "ft",
+        seconds,
+    )
+    assert seconds > 0 and first.priced and Ledger(settings.ledger_path).entries() == [first]

@@ -3,6 +3,7 @@ run ended: a completed run is a training_run, a trial an ablation, a failed or a
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from ft_route.train.presets import TrainConfig
 from ft_route.train.run_state import RunState
 from ft_route.train.setup import Base, pick_device
 from kgft import hardware
+from kgft.backends.gguf_convert import CONVERSION_FILE
 from kgft.contract import Cost
 from kgft.hardware import Hardware
 from kgft.ledger import Ledger, LedgerEntry
@@ -42,6 +44,27 @@ def run_cost(settings: Settings, prices: PriceBook, device: torch.device, second
             f"set KGFT_DEVICE=auto or name a {ran.kind} rate"
         )
     return prices.compute_cost(settings.device, seconds, cores=ran.units if ran.kind == "cpu" else 1)
+
+
+def record_conversion(settings: Settings, prices: PriceBook, base: Base) -> LedgerEntry | None:
+    """Books converting the base (GGUF → safetensors) once, on the FT route: every model trained from
+    that folder shares it. A folder converted before conversions were timed has nothing to book."""
+    record_path = base.path / CONVERSION_FILE
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text("utf-8"))
+    seconds = float(record["seconds"])
+    entry = LedgerEntry.from_cost(
+        "ft",
+        "model_conversion",
+        f"convert {Path(record['source']).name} to a transformers folder for training",
+        prices.compute_cost(settings.device, seconds, cores=settings.threads),
+        seconds=seconds,
+        meta={"source": record["source"], "folder": str(base.path)},
+        id=f"conversion-{base.path.parent.name}-{record['kind']}",
+    )
+    booked = Ledger(settings.ledger_path).book([entry])
+    return booked[0] if booked else None
 
 
 def run_kind(status: str, trial: bool) -> str:

@@ -23,7 +23,7 @@ from ft_route.train.batches import Dataset, StepPlan, load_dataset, tokenize_for
 from ft_route.train.cards import TrainingCard, summarize_losses, with_lineage
 from ft_route.train.checkpoint import check_out_dir, latest_checkpoint, load_checkpoint, save_checkpoint
 from ft_route.train.errors import TrainingError
-from ft_route.train.ledger_entry import record_run, run_cost
+from ft_route.train.ledger_entry import record_conversion, record_run, run_cost
 from ft_route.train.loss import answer_loss
 from ft_route.train.outputs import save_output
 from ft_route.train.presets import TrainConfig
@@ -63,6 +63,7 @@ def train(
     a ledger entry to `out_dir`. Bad input fails at once; a run that fails later is still ledgered.
     """
     base = resolve_base(config.base, settings)
+    record_conversion(settings, prices, base)
     data = load_dataset(data_dir)
     check_out_dir(out_dir, config.resume)
     run = RunState(data_hash=data.data_hash, method=config.method)

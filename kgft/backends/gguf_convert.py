@@ -7,8 +7,10 @@ fresh model and written as safetensors. Each result is renamed into place only w
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from kgft.errors import ModelNotFoundError
 from kgft.settings import Settings
 
 _HASH_CHARS = 12
+# Written beside the weights: what the conversion took, so the build that first uses it can book it.
+CONVERSION_FILE = "kgft_conversion.json"
 
 
 def tokenizer_dir(gguf_path: Path, settings: Settings) -> Path:
@@ -64,8 +68,11 @@ def _cached(
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=final.parent))
     try:
+        started = time.perf_counter()
         with Console(stderr=True).status(status):
             write(staging)
+        record = {"source": str(gguf_path), "kind": kind, "seconds": round(time.perf_counter() - started, 3)}
+        (staging / CONVERSION_FILE).write_text(json.dumps(record), "utf-8")
         staging.rename(final)
     except Exception as exc:
         if final.is_dir():  # another process finished the same conversion first
