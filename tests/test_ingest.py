@@ -17,6 +17,7 @@ from kg_route.store import open_store
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
+from kgft.projects import Project, graph_config
 from kgft.settings import Settings
 
 CRIMINAL_LAW = "d2da5d066414"
@@ -374,6 +375,8 @@ def test_each_build_appends_a_priced_ledger_entry(graph_store, tmp_path, setting
     assert entry.seconds == summary.seconds > 0
     assert entry.cost_usd > 0
     assert "2 cores" in entry.basis
+    # Booked under its project, so the all-in of this graph's route finds it (not only by route name).
+    assert entry.project == Project("medical", graph_config(graph_store.url))
     assert entry.meta | {"store": None} == {
         "domain": "medical",
         "source": str(source),

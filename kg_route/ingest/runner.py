@@ -23,6 +23,7 @@ from kgft.errors import KgftError
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.ledger import Ledger, LedgerEntry
 from kgft.pricing import PriceBook
+from kgft.projects import graph_config
 from kgft.settings import Settings
 from kgft.sources.skipped_rows import SkippedRows
 
@@ -218,6 +219,8 @@ def _ledger(
         cost,
         seconds=summary.seconds,
         meta=meta,
+        domain=source.domain,
+        config=graph_config(store_url),
     )
     Ledger(settings.ledger_path).append(entry)
 
