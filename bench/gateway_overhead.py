@@ -38,8 +38,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.keys import KeyFile
+from gateway.keys import KeyTable
 from kgft.contract import Answer, Cost, Question
+from kgft.results_store import ResultStore
 
 # Overhead excludes the wait on route calls; the hop to the route's thread and back is reported apart.
 HISTOGRAMS = {"overhead_ms": "kgft_gateway_overhead_seconds", "route_hop_ms": "kgft_route_hop_seconds"}
@@ -90,6 +91,16 @@ class InstantRoute:
         return [self.answer(question) for question in questions]
 
 
+def bench_key(store_url: str) -> str:
+    """A fresh key in the results store the gateway under test reads (a new name each run, as a
+    PostgreSQL store outlives the run)."""
+    store = ResultStore(store_url)
+    try:
+        return KeyTable(store.engine).create(f"bench-{time.time_ns()}", BENCH_KEY_RPM, Decimal(1000))
+    finally:
+        store.close()
+
+
 def serve(port: int, home: Path, inline: bool) -> None:
     """The server process: the real app with the instant route, as `kgft serve` runs it (one worker)."""
     import uvicorn
@@ -138,7 +149,7 @@ def _wait_ready(base: str, timeout_s: float = 60) -> None:
 def _server(inline: bool) -> Iterator[tuple[str, str, int]]:
     """Starts the instant-route gateway on CPU 1; yields its URL, an API key and its pid."""
     with tempfile.TemporaryDirectory(prefix="kgft-bench-") as home:
-        key = KeyFile(Path(home) / "keys.json").create("bench", BENCH_KEY_RPM, Decimal(1000))
+        key = bench_key(f"sqlite:///{Path(home) / 'kgft.db'}")
         port = _free_port()
         command = [sys.executable, __file__, "--serve", str(port), "--home", home]
         command += ["--inline"] if inline else []
@@ -321,7 +332,7 @@ def _interleaved(args: argparse.Namespace, scratch: Path) -> dict:
     subprocess.run(["chmod", "-R", "u+w", str(harness)], check=True)
     subprocess.run(["bash", str(harness / "litellm" / "setup.sh")], check=True)
     home = scratch / "kgft-home"
-    key = KeyFile(home / "keys.json").create("bench", BENCH_KEY_RPM, Decimal(1000))
+    key = bench_key(args.db_url or f"sqlite:///{home / 'kgft.db'}")
     kgft = shutil.which("kgft", path=str(Path(sys.executable).parent)) or "kgft"
     kgft_cmd = (
         f"KGFT_HOME={home} KGFT_GATEWAY_DEFAULT=llm "

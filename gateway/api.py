@@ -72,9 +72,10 @@ def api_router(
             gateway.metrics.rejections.labels(exc.reason).inc()
         return exc.response()
 
-    def admitted(request: Request) -> ApiKey | None:
+    async def admitted(request: Request) -> ApiKey | None:
+        """For requests that run no route: the key, counted against its rate."""
         key = gateway.authenticate(request.headers.get("authorization"))
-        gateway.admit(key)
+        await gateway.admit(key)
         return key
 
     @router.post("/v1/chat/completions")
@@ -82,12 +83,12 @@ def api_router(
         """OpenAI chat completions; `model` is a route, an experiment or `auto`."""
         clock: Clock = request.scope[CLOCK]
         try:
-            key = admitted(request)
+            key = gateway.authenticate(request.headers.get("authorization"))
             chat = parse(ChatRequest, await read_body(request, max_body_bytes, clock))
             user = chat.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(chat.model, user, key)
             question = to_question(chat, new_response_id("chatcmpl"), domain, max_tokens_cap=max_tokens_cap)
-            caller = Caller(key, user, gateway.reserve(key, plan, question))
+            caller = Caller(key, user, await gateway.admit(key, plan, question))
             if chat.stream:
                 include_usage = chat.stream_options is not None and chat.stream_options.include_usage
                 return await stream_completion(gateway, question, plan, caller, clock, include_usage)
@@ -104,12 +105,12 @@ def api_router(
         """kgft's own contract: a Question in, the Answer (with citations and cost) out."""
         clock: Clock = request.scope[CLOCK]
         try:
-            key = admitted(request)
+            key = gateway.authenticate(request.headers.get("authorization"))
             asked = parse(AnswerRequest, await read_body(request, max_body_bytes, clock))
             user = asked.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(asked.target, user, key)
             question = asked.question(new_response_id("answer"), domain)
-            caller = Caller(key, user, gateway.reserve(key, plan, question))
+            caller = Caller(key, user, await gateway.admit(key, plan, question))
             served = await gateway.serve(question, plan, caller, clock, "answer")
         except ApiError as exc:
             return refused(exc)
@@ -121,7 +122,7 @@ def api_router(
         """A user's verdict on a served answer; it joins the live rows' `correct` in reports."""
         clock: Clock = request.scope[CLOCK]
         try:
-            key = admitted(request)
+            key = await admitted(request)
             verdict = parse(FeedbackRequest, await read_body(request, max_body_bytes, clock))
             await anyio.to_thread.run_sync(writer.flush)  # the answer may still be on its way to the store
             # A key may label only the answers served to it; with auth off anyone may label any answer.
@@ -152,7 +153,7 @@ def api_router(
     @router.get("/v1/models")
     async def models(request: Request) -> Response:
         try:
-            admitted(request)
+            await admitted(request)
         except ApiError as exc:
             return refused(exc)
         data = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import anyio
 from fastapi import FastAPI, Request
@@ -16,21 +15,22 @@ from starlette.responses import Response
 from gateway.api import api_router
 from gateway.body_drain import DrainRefusedBodies
 from gateway.budget import CostEstimator
+from gateway.counters import Counters, LocalCounters
 from gateway.dispatch import Dispatcher
 from gateway.errors import error_response
-from gateway.keys import KeyFile, KeyRing
-from gateway.limits import month_of
+from gateway.keys import KeyRing, KeyTable
 from gateway.log_writer import LogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.route_table import RouteTable
 from gateway.routing import Router
 from gateway.service import Gateway
+from gateway.shared_state import SharedCounters
 from gateway.timing import MeteredApp
 from gateway.web import build_router
 from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
-from kgft.results_store import LIVE_RUN, ResultStore
+from kgft.results_store import ResultStore
 from kgft.routes import route_names
 from kgft.settings import Settings
 
@@ -72,16 +72,22 @@ def create_app(
         default_concurrency=settings.gateway_default_concurrency,
         queue=settings.gateway_route_queue,
     )
-    keys = KeyRing(KeyFile(settings.keys_path)) if settings.gateway_auth else None
+    keys = _key_ring(settings, results) if settings.gateway_auth else None
+    counters = counters_for(results)
     estimator = CostEstimator(prices, settings.max_tokens)
     gateway = Gateway(
-        router=router, dispatcher=dispatcher, keys=keys, writer=writer, metrics=metrics, estimator=estimator
+        router=router,
+        dispatcher=dispatcher,
+        keys=keys,
+        writer=writer,
+        metrics=metrics,
+        estimator=estimator,
+        counters=counters,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        month = month_of(datetime.now(UTC))
-        await anyio.to_thread.run_sync(lambda: gateway.budgets.seed(results.rows(LIVE_RUN), month))
+        await anyio.to_thread.run_sync(counters.start)
         writer.start()
         table.start_building(settings, prices)
         if keys is None:
@@ -91,6 +97,7 @@ def create_app(
         finally:
             await anyio.to_thread.run_sync(dispatcher.close)
             await anyio.to_thread.run_sync(writer.close)
+            await anyio.to_thread.run_sync(counters.close)
             table.close()
             if owns_store:
                 results.close()
@@ -113,6 +120,29 @@ def create_app(
     app.add_middleware(DrainRefusedBodies, limit_bytes=settings.gateway_drain_bytes)
     app.state.gateway = gateway
     return app
+
+
+def counters_for(results: ResultStore) -> Counters:
+    """In memory for one process on SQLite; in the database on PostgreSQL, where other workers and
+    hosts may share it."""
+    if results.url.startswith("sqlite"):
+        return LocalCounters(results.engine)
+    return SharedCounters(results.url)
+
+
+def _key_ring(settings: Settings, results: ResultStore) -> KeyRing:
+    table = KeyTable(results.engine)
+    moved = table.import_file(settings.keys_path)
+    if moved:
+        log.info("moved %d API keys from %s into the results store", moved, settings.keys_path)
+    return KeyRing(table)
+
+
+def app_from_env() -> FastAPI:
+    """`kgft serve --workers N`: each uvicorn worker builds its app from the settings the CLI passed
+    down in the environment (KGFT_*)."""
+    settings = Settings()
+    return create_app(settings, PriceBook.load(settings.prices, utilisation=settings.local_utilisation))
 
 
 def _openai_errors(app: FastAPI) -> None:

@@ -10,21 +10,21 @@ Rules: an unpriced answer is charged what was held for it (never $0); a call tha
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kgft.contract import Answer, Question
 from kgft.pricing import PriceBook
-from kgft.results_store import ResultRow
 
 _MILLION = Decimal(1_000_000)
 CHARGED = "charged_usd"  # row meta: what the key was charged, where it differs from the runtime cost
 
 
 class OverBudget(Exception):
-    def __init__(self, spent: Decimal, held: Decimal, estimate: Decimal):
-        super().__init__(f"spent {spent}, held {held}, estimate {estimate}")
+    def __init__(self, month: str, spent: Decimal, held: Decimal, estimate: Decimal):
+        super().__init__(f"spent {spent}, held {held}, estimate {estimate} in {month}")
+        self.month = month
         self.spent = spent
         self.held = held
         self.estimate = estimate
@@ -32,7 +32,7 @@ class OverBudget(Exception):
 
 @dataclass
 class Hold:
-    """One call's reserved estimate; `settle` once, from whichever thread the call ends on."""
+    """One call's reserved estimate; settled once, from whichever thread the call ends on."""
 
     key: str
     month: str
@@ -41,21 +41,13 @@ class Hold:
 
 
 class Budgets:
-    """Settled spend and open holds per (key, month); thread-safe, as late calls settle on worker threads."""
+    """Settled spend and open holds per (key, month) in memory; thread-safe, as late calls settle on
+    worker threads. The single-process gateway's; spend is seeded from, and written to, the spend table."""
 
-    def __init__(self) -> None:
-        self._spent: dict[tuple[str, str], Decimal] = {}
+    def __init__(self, spent: Mapping[tuple[str, str], Decimal] | None = None) -> None:
+        self._spent: dict[tuple[str, str], Decimal] = dict(spent or {})
         self._held: dict[tuple[str, str], Decimal] = {}
         self._lock = threading.Lock()
-
-    def seed(self, rows: Iterable[ResultRow], month: str) -> None:
-        """This month's charges from the logged live rows, so a restart does not reset budgets."""
-        for row in rows:
-            name = row.meta.get("key")
-            if row.source == "live" and name and row.at.startswith(month):
-                charged = row.meta.get(CHARGED)
-                usd = Decimal(charged) if charged is not None else row.runtime_cost_usd
-                self._spent[name, month] = self._spent.get((name, month), Decimal(0)) + usd
 
     def reserve(self, key: str, month: str, budget_usd: Decimal, estimate_usd: Decimal) -> Hold:
         """Holds `estimate_usd`, or raises OverBudget when it does not fit beside what is spent and held."""
@@ -64,7 +56,7 @@ class Budgets:
             spent = self._spent.get(slot, Decimal(0))
             held = self._held.get(slot, Decimal(0))
             if spent + held + estimate_usd > budget_usd:
-                raise OverBudget(spent, held, estimate_usd)
+                raise OverBudget(month, spent, held, estimate_usd)
             self._held[slot] = held + estimate_usd
         return Hold(key, month, estimate_usd)
 
@@ -74,14 +66,16 @@ class Budgets:
             self._held[key, month] = self._held.get((key, month), Decimal(0)) + estimate_usd
         return Hold(key, month, estimate_usd)
 
-    def settle(self, hold: Hold, charged_usd: Decimal) -> None:
+    def settle(self, hold: Hold, charged_usd: Decimal) -> bool:
+        """False when the hold was settled already."""
         slot = (hold.key, hold.month)
         with self._lock:
             if hold.settled:
-                return
+                return False
             hold.settled = True
             self._held[slot] = self._held.get(slot, Decimal(0)) - hold.usd
             self._spent[slot] = self._spent.get(slot, Decimal(0)) + charged_usd
+        return True
 
     def spent(self, key: str, month: str) -> Decimal:
         with self._lock:

@@ -72,6 +72,8 @@ def to_question(
     params = _params(request, max_tokens_cap)
     domain = request.domain or (request.metadata or {}).get("domain") or default_domain
     parsed = find_options(text) if request.options is None else None
+    # The day whose law is asked about travels on; other client metadata stays the client's.
+    dated = {"as_of": request.metadata["as_of"]} if request.metadata and "as_of" in request.metadata else {}
     try:
         if parsed is None:
             return Question(
@@ -79,6 +81,7 @@ def to_question(
                 text=text,
                 domain=domain,
                 options=request.options,
+                metadata=dated,
                 history=history,
                 params=params,
             )
@@ -88,7 +91,8 @@ def to_question(
             text=parsed.stem,
             domain=domain,
             options=parsed.options,
-            metadata={
+            metadata=dated
+            | {
                 "options_from": OPTIONS_FROM_TEXT,
                 "answer_template": None if template is None else asdict(template),
             },

@@ -1,7 +1,7 @@
-"""API keys: only their sha256 is stored, so a leaked keys file opens nothing.
+"""API keys: only their sha256 is stored, in the results database, so every worker and host sees one set.
 
 Keys are long random strings, so an unsalted sha256 is enough and lets a request be checked with one
-dict lookup. The file is JSON under KGFT_HOME, written atomically and readable by its owner only.
+dict lookup. A revoked key keeps its row (revoked_at set), so a revocation is a change others can see.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from kgft.errors import KgftError
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.state_tables import api_keys, create_gateway_tables
+from kgft.errors import KgftError, first_line
 
 KEY_PREFIX = "kgft-"
-_RELOAD_EVERY_S = 1.0  # a key created or revoked while the gateway runs counts within a second
+_RELOAD_EVERY_S = 1.0  # a key created or revoked on any host counts everywhere within a second
 
 
 @dataclass(frozen=True)
@@ -36,30 +39,31 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class KeyFile:
-    """The keys file as the `kgft keys` commands edit it."""
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
-    def __init__(self, path: Path):
-        self.path = path
+
+class KeyTable:
+    """The keys table as the `kgft keys` commands edit it."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        create_gateway_tables(engine)
 
     def load(self) -> dict[str, ApiKey]:
-        """Keys by name; no file means no keys yet."""
+        """Live keys by name."""
+        query = sa.select(api_keys).where(api_keys.c.revoked_at.is_(None))
         try:
-            raw = json.loads(self.path.read_text("utf-8"))
-            return {
-                entry["name"]: ApiKey(
-                    name=entry["name"],
-                    sha256=entry["sha256"],
-                    rpm=int(entry["rpm"]),
-                    budget_usd=Decimal(entry["budget_usd"]),
-                    created=entry["created"],
-                )
-                for entry in raw["keys"]
-            }
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
-            raise KgftError(f"keys file {self.path} is unreadable ({exc}); fix or delete it") from exc
+            with self.engine.connect() as connection:
+                found = connection.execute(query).mappings().all()
+        except SQLAlchemyError as exc:
+            raise KgftError(f"cannot read API keys from the results store: {first_line(exc)}") from exc
+        return {
+            row["name"]: ApiKey(
+                row["name"], row["sha256"], row["rpm"], Decimal(row["budget_usd"]), row["created"]
+            )
+            for row in found
+        }
 
     def create(self, name: str, rpm: int, budget_usd: Decimal) -> str:
         """Stores the new key's hash and returns the key itself: the only time anyone sees it."""
@@ -69,55 +73,69 @@ class KeyFile:
             raise KgftError(f"--rpm must be at least 1, got {rpm}")
         if not budget_usd.is_finite() or budget_usd <= 0:
             raise KgftError(f"--budget-usd must be a positive amount, got {budget_usd}")
-        keys = self.load()
-        if name in keys:
+        if name in self.load():
             raise KgftError(f"a key named '{name}' exists; revoke it first or pick another name")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        keys[name] = ApiKey(name, hash_key(key), rpm, budget_usd, created)
-        self._save(keys)
+        self._insert(ApiKey(name, hash_key(key), rpm, budget_usd, _now()))
         return key
 
     def revoke(self, name: str) -> None:
-        keys = self.load()
-        if keys.pop(name, None) is None:
-            raise KgftError(f"no key named '{name}'; `kgft keys list` shows them")
-        self._save(keys)
+        update = (
+            api_keys.update()
+            .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+        with self.engine.begin() as connection:
+            if connection.execute(update).rowcount == 0:
+                raise KgftError(f"no key named '{name}'; `kgft keys list` shows them")
 
-    def _save(self, keys: dict[str, ApiKey]) -> None:
-        entries = [asdict(key) | {"budget_usd": format(key.budget_usd, "f")} for key in keys.values()]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_suffix(".tmp")
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"keys": entries}, handle, indent=2)
-        os.replace(staging, self.path)
+    def import_file(self, path: Path) -> int:
+        """Moves the keys of an older kgft's keys.json into the table (once: the file is renamed)."""
+        try:
+            entries = json.loads(path.read_text("utf-8"))["keys"]
+            keys = [
+                ApiKey(e["name"], e["sha256"], int(e["rpm"]), Decimal(e["budget_usd"]), e["created"])
+                for e in entries
+            ]
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
+            raise KgftError(f"keys file {path} is unreadable ({exc}); fix or delete it") from exc
+        live = self.load()
+        fresh = [key for key in keys if key.name not in live]
+        for key in fresh:
+            self._insert(key)
+        path.rename(path.with_name(path.name + ".imported"))
+        return len(fresh)
+
+    def _insert(self, key: ApiKey) -> None:
+        row = {
+            "sha256": key.sha256,
+            "name": key.name,
+            "rpm": key.rpm,
+            "budget_usd": format(key.budget_usd, "f"),
+            "created": key.created,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(api_keys.insert(), row)
 
 
 class KeyRing:
-    """The gateway's view of the keys file: a hash lookup, re-read when the file changes."""
+    """The gateway's view of the keys table: a hash lookup, re-read at most a second after it was."""
 
-    def __init__(self, keys: KeyFile):
-        self._file = keys
-        self._by_hash: dict[str, ApiKey] = {}
-        self._stamp: tuple[int, int] | None = None
-        self._checked_at = float("-inf")
-        self._reload()
+    def __init__(self, keys: KeyTable):
+        self._table = keys
+        self._by_hash = self._read()
+        self._checked_at = time.monotonic()
 
     def find(self, key: str) -> ApiKey | None:
         now = time.monotonic()
         if now - self._checked_at >= _RELOAD_EVERY_S:
             self._checked_at = now
-            with contextlib.suppress(KgftError):  # a half-edited file keeps the keys last read
-                self._reload()
+            # With the database away, the keys last read stand: the counters refuse with 503 anyway.
+            with contextlib.suppress(KgftError):
+                self._by_hash = self._read()
         return self._by_hash.get(hash_key(key))
 
-    def _reload(self) -> None:
-        try:
-            stat = self._file.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._stamp:
-            self._by_hash = {key.sha256: key for key in self._file.load().values()}
-            self._stamp = stamp
+    def _read(self) -> dict[str, ApiKey]:
+        return {key.sha256: key for key in self._table.load().values()}

@@ -1,36 +1,45 @@
-"""Per-key request rate and calendar months, held in memory: one gateway process owns its keys' counters."""
+"""Per-key request rate, held in memory, and calendar months: the single-process (SQLite) gateway's own.
+
+The window slides a second at a time, as the shared counters' does (gateway/shared_state.py): a key may
+make `rpm` requests in any 60 consecutive seconds.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime
+
+WINDOW_S = 60
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    at: float
+class _Window:
+    seconds: deque[list[int]] = field(default_factory=deque)  # [second, requests], oldest first
+    requests: int = 0
 
 
 class RateLimiter:
-    """A token bucket per key: a full minute's requests may burst, then they refill evenly."""
+    """Requests per key counted per second over the last minute."""
 
     def __init__(self) -> None:
-        self._buckets: dict[str, _Bucket] = {}
+        self._windows: dict[str, _Window] = {}
 
     def wait_s(self, name: str, rpm: int, now: float) -> float:
-        """Takes one request and returns 0, or returns the seconds until one would be allowed."""
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            bucket = self._buckets[name] = _Bucket(float(rpm), now)
-        refill_per_s = rpm / 60.0
-        bucket.tokens = min(float(rpm), bucket.tokens + (now - bucket.at) * refill_per_s)
-        bucket.at = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / refill_per_s
+        """Counts one request and returns 0, or returns the seconds until one would be allowed."""
+        window = self._windows.setdefault(name, _Window())
+        second = math.floor(now)
+        while window.seconds and window.seconds[0][0] <= second - WINDOW_S:
+            window.requests -= window.seconds.popleft()[1]
+        if window.requests >= rpm:
+            return window.seconds[0][0] + WINDOW_S - now
+        if window.seconds and window.seconds[-1][0] == second:
+            window.seconds[-1][1] += 1
+        else:
+            window.seconds.append([second, 1])
+        window.requests += 1
+        return 0.0
 
 
 def month_of(moment: datetime) -> str:

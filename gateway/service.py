@@ -16,11 +16,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from gateway.budget import CHARGED, Budgets, CostEstimator, Hold, OverBudget, charge_for
+import anyio
+
+from gateway.budget import CHARGED, CostEstimator, Hold, OverBudget, charge_for
+from gateway.counters import Counters, RateLimited, StateUnavailable
 from gateway.dispatch import Call, Dispatcher, RouteFailure, TextRelay
 from gateway.errors import ApiError
 from gateway.keys import ApiKey, KeyRing
-from gateway.limits import RateLimiter, month_of, seconds_to_next_month
+from gateway.limits import seconds_to_next_month
 from gateway.log_writer import LogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.routing import Plan, Router, UnknownModel
@@ -126,6 +129,7 @@ class Gateway:
         writer: LogWriter,
         metrics: GatewayMetrics,
         estimator: CostEstimator,
+        counters: Counters,
     ):
         self.router = router
         self.dispatcher = dispatcher
@@ -133,8 +137,7 @@ class Gateway:
         self.writer = writer
         self.metrics = metrics
         self.estimator = estimator
-        self.rates = RateLimiter()
-        self.budgets = Budgets()
+        self.counters = counters
 
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's key, or None when auth is off; 401 for a missing or unknown key."""
@@ -153,13 +156,20 @@ class Gateway:
             raise ApiError(401, "invalid API key", code="invalid_api_key", reason="auth")
         return key
 
-    def admit(self, key: ApiKey | None) -> None:
-        """429 when the key is over its request rate (the budget is checked once the call is known)."""
+    async def admit(
+        self, key: ApiKey | None, plan: Plan | None = None, question: Question | None = None
+    ) -> Hold | None:
+        """Counts the request against the key's rate and, given the call, holds its estimated cost
+        against the key's month: 429 when either is spent, 503 when the shared counters are away."""
         if key is None:
-            return
-        wait_s = self.rates.wait_s(key.name, key.rpm, time.monotonic())
-        if wait_s > 0:
-            retry = max(1, math.ceil(wait_s))
+            return None
+        estimate = None if plan is None or question is None else self.estimator.estimate(plan.route, question)
+        try:
+            if self.counters.blocking:
+                return await anyio.to_thread.run_sync(self.counters.admit, key, estimate)
+            return self.counters.admit(key, estimate)
+        except RateLimited as limited:
+            retry = max(1, math.ceil(limited.wait_s))
             raise ApiError(
                 429,
                 f"key '{key.name}' reached its rate limit of {key.rpm} requests/minute; retry in {retry} s",
@@ -167,29 +177,22 @@ class Gateway:
                 code="rate_limit_exceeded",
                 reason="rate_limit",
                 headers={"retry-after": str(retry)},
-            )
-
-    def reserve(self, key: ApiKey | None, plan: Plan, question: Question) -> Hold | None:
-        """Holds the call's estimated cost against the key's month; 429 when it does not fit."""
-        if key is None:
-            return None
-        now = datetime.now(UTC)
-        month = month_of(now)
-        estimate = self.estimator.estimate(plan.route, question)
-        try:
-            return self.budgets.reserve(key.name, month, key.budget_usd, estimate)
+            ) from limited
         except OverBudget as over:
+            route = plan.route if plan is not None else "?"
             raise ApiError(
                 429,
                 f"key '{key.name}' has spent {_usd(over.spent)} and holds {_usd(over.held)} for calls in "
-                f"flight of its {_usd(key.budget_usd)} budget for {month}; this call may cost up to "
-                f"{_usd(over.estimate)} (max_tokens × route '{plan.route}' price); it renews on the 1st "
+                f"flight of its {_usd(key.budget_usd)} budget for {over.month}; this call may cost up to "
+                f"{_usd(over.estimate)} (max_tokens × route '{route}' price); it renews on the 1st "
                 "(UTC), or ask for a larger budget or a smaller max_tokens",
                 type="insufficient_quota",
                 code="insufficient_quota",
                 reason="budget",
-                headers={"retry-after": str(seconds_to_next_month(now))},
+                headers={"retry-after": str(seconds_to_next_month(datetime.now(UTC)))},
             ) from over
+        except StateUnavailable as away:
+            raise _state_error(away) from away
 
     def plan(self, model: str, user: str | None, key: ApiKey | None) -> Plan:
         try:
@@ -226,7 +229,8 @@ class Gateway:
             if plan.fallback is None or (relay is not None and relay.wrote):
                 clock.route = plan.route
                 raise _route_error(failed) from failed
-            hold = None if caller.key is None else self._fallback_hold(caller.key, plan.fallback, question)
+            key = caller.key
+            hold = None if key is None else await self._fallback_hold(key, plan.fallback, question)
             call = await self._fall_back(question, plan, failed, clock, meta, on_text, hold)
             fallback = {"from": plan.route, "reason": str(failed)}
         clock.add(call)
@@ -253,7 +257,7 @@ class Gateway:
         except RouteFailure as failed:
             if failed.why != "timeout":
                 if hold is not None:
-                    self.budgets.settle(hold, Decimal(0))
+                    self.counters.settle(hold, Decimal(0))
                 self.writer.put(_failed_row(question, failed, meta, "live"))
             raise
 
@@ -271,14 +275,14 @@ class Gateway:
         if call is None:
             assert failure is not None
             if hold is not None:
-                self.budgets.settle(hold, Decimal(0))
+                self.counters.settle(hold, Decimal(0))
             self.writer.put(_failed_row(question, failure, meta, "live"))
             return
         answer = call.answer
         self.estimator.observe(answer)
         charged = charge_for(answer, hold)
         if hold is not None:
-            self.budgets.settle(hold, charged)
+            self.counters.settle(hold, charged)
             meta = meta | {CHARGED: format(charged, "f")}
         usd = answer.cost.runtime_usd
         self.metrics.answered(route, answer.usage.prompt_tokens, answer.usage.completion_tokens, usd)
@@ -288,10 +292,14 @@ class Gateway:
         row = _answer_row(question, answer, meta, "live", call.seconds * 1000, None, question.id)
         self.writer.put(replace(row, error=error))
 
-    def _fallback_hold(self, key: ApiKey, route: str, question: Question) -> Hold:
-        return self.budgets.extend(
-            key.name, month_of(datetime.now(UTC)), self.estimator.estimate(route, question)
-        )
+    async def _fallback_hold(self, key: ApiKey, route: str, question: Question) -> Hold:
+        estimate = self.estimator.estimate(route, question)
+        try:
+            if self.counters.blocking:
+                return await anyio.to_thread.run_sync(self.counters.extend, key, estimate)
+            return self.counters.extend(key, estimate)
+        except StateUnavailable as away:
+            raise _state_error(away) from away
 
     async def _fall_back(
         self,
@@ -329,7 +337,7 @@ class Gateway:
         charged = None
         if hold is not None:
             charged = charge_for(answer, hold)
-            self.budgets.settle(hold, charged)
+            self.counters.settle(hold, charged)
             meta = meta | {CHARGED: format(charged, "f")}
         usd = answer.cost.runtime_usd
         self.metrics.answered(answer.route, answer.usage.prompt_tokens, answer.usage.completion_tokens, usd)
@@ -359,6 +367,18 @@ class Gateway:
 
 def _usd(value: Decimal) -> str:
     return "$0" if value == 0 else money(value)
+
+
+def _state_error(away: StateUnavailable) -> ApiError:
+    """503 with the reason: admitting without the shared counters would let every host spend alone."""
+    return ApiError(
+        503,
+        f"{away}; nothing was run or charged, retry shortly",
+        type="api_error",
+        code="state_unavailable",
+        reason="store",
+        headers={"retry-after": "1"},
+    )
 
 
 def _relay(on_text: RouteText | None, route: str) -> TextRelay | None:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from gateway.keys import KeyFile
 from tests.gateway_fakes import FakeRoute, chat_body, make_app
+from tests.gateway_keys import key_table
 from tests.served_gateway import served
 
 MEGABYTE_BODY = json.dumps(chat_body("x" * 1_000_000)).encode()
@@ -47,7 +47,7 @@ def test_a_megabyte_body_on_a_closing_connection_gets_413_not_a_reset(tmp_path, 
 
 
 def test_a_refused_key_with_a_large_body_gets_its_401_not_a_reset(tmp_path):
-    KeyFile(tmp_path / "keys.json").create("someone", 60, Decimal(1))
+    key_table(tmp_path).create("someone", 60, Decimal(1))
     app, _ = make_app(tmp_path, {"kg": FakeRoute("kg")}, gateway_auth=True)
     with served(app) as base:
         outcomes = [_raw_post(base, MEGABYTE_BODY, "connection: close\r\n") for _ in range(TRIES)]

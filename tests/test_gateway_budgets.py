@@ -5,17 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
-from gateway.keys import KeyFile
-from gateway.limits import month_of
 from kgft.contract import Answer, Question
 from kgft.pricing import PriceBook, unpriced
 from kgft.results_store import LIVE_RUN
 from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_app
+from tests.gateway_keys import key_table
 
 ASK = chat_body(max_tokens=COMPLETION_TOKENS)
 
@@ -30,7 +28,7 @@ class UnpricedRoute(FakeRoute):
 
 
 def test_a_burst_cannot_spend_past_the_budget(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     warm = keys.create("warm", 1000, Decimal(1))
     tight = keys.create("tight", 1000, Decimal("0.0005"))
     app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002", delay_s=0.3)}, gateway_auth=True,
@@ -40,14 +38,14 @@ def test_a_burst_cannot_spend_past_the_budget(tmp_path):
         with ThreadPoolExecutor(6) as pool:
             codes = list(pool.map(lambda _: client.post(
                 "/v1/chat/completions", json=ASK, headers=bearer(tight)).status_code, range(6)))  # fmt: skip
-        spent = app.state.gateway.budgets.spent("tight", month_of(datetime.now(UTC)))
+        _, spent, _ = app.state.gateway.counters.standing("tight")
     # Checked-then-charged, all six passed the check at $0 spent and spent $0.0012.
     assert sorted(codes) == [200, 200, 429, 429, 429, 429]
     assert spent == Decimal("0.0004")
 
 
 def test_an_unpriced_answer_is_charged_its_hold_not_zero(tmp_path):
-    key = KeyFile(tmp_path / "keys.json").create("app", 1000, Decimal(1))
+    key = key_table(tmp_path).create("app", 1000, Decimal(1))
     app, store = make_app(tmp_path, {"kg": UnpricedRoute("kg")}, gateway_auth=True)
     prices = PriceBook.load()
     ceiling = max(price.input + price.output for price in prices.models.values()) / 1_000_000
@@ -61,16 +59,15 @@ def test_an_unpriced_answer_is_charged_its_hold_not_zero(tmp_path):
 
 
 def test_a_timed_out_call_keeps_its_hold_and_is_charged_and_logged_when_it_ends(tmp_path):
-    key = KeyFile(tmp_path / "keys.json").create("app", 1000, Decimal(1))
+    key = key_table(tmp_path).create("app", 1000, Decimal(1))
     app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002", delay_s=0.6)}, gateway_auth=True,
                           gateway_route_timeout_s=0.2)  # fmt: skip
-    month = month_of(datetime.now(UTC))
     with TestClient(app) as client:
         response = client.post("/v1/chat/completions", json=ASK, headers=bearer(key))
-        budgets = app.state.gateway.budgets
-        held_after_504 = budgets.held("app", month)
+        counters = app.state.gateway.counters
+        _, _, held_after_504 = counters.standing("app")
         time.sleep(0.8)
-        spent, held = budgets.spent("app", month), budgets.held("app", month)
+        _, spent, held = counters.standing("app")
     assert response.status_code == 504
     assert held_after_504 > 0  # the call still runs on the route's slot
     assert (spent, held) == (Decimal("0.0002"), Decimal(0))
@@ -98,7 +95,7 @@ def test_a_full_route_answers_503_with_retry_after_instead_of_queueing(tmp_path)
 
 
 def test_without_a_user_an_experiment_sticks_to_the_api_key(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     names = [keys.create(f"app-{index}", 1000, Decimal(1)) for index in range(16)]
     app, store = make_app(tmp_path, {"kg": FakeRoute("kg"), "ft": FakeRoute("ft")}, gateway_auth=True,
                           gateway_experiments={"ab": {"arms": {"kg": 0.5, "ft": 0.5}}})  # fmt: skip

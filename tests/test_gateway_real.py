@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.keys import KeyFile
+from gateway.keys import KeyTable
 from kg_route.ingest import ingest_legal
 from kg_route.store import open_store
 from kgft.pricing import PriceBook
@@ -70,8 +70,8 @@ def llm_gateway(tmp_path, openai_server: str) -> Iterator[tuple[str, str, Result
         gateway_default="llm",
         llm_backend=f"openai:smollm2?base_url={openai_server}",
     )
-    key = KeyFile(settings.keys_path).create("test-app", 100, Decimal(1))
     store = ResultStore(settings.store_url)
+    key = KeyTable(store.engine).create("test-app", 100, Decimal(1))
     yield from ((base_url, key, store) for base_url in serve(settings, store))
     store.close()
 

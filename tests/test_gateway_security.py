@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import stat
 import subprocess
 import sys
 import time
@@ -12,14 +11,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from gateway.keys import KEY_PREFIX, KeyFile, KeyRing, hash_key
-from gateway.limits import RateLimiter, seconds_to_next_month
+from gateway.keys import KEY_PREFIX, KeyRing, hash_key
+from gateway.limits import RateLimiter, month_of, seconds_to_next_month
+from gateway.state_tables import api_keys, spend, to_pusd
 from kgft.errors import KgftError
-from kgft.results_store import LIVE_RUN, ResultRow
+from kgft.results_store import LIVE_RUN
 from tests.cli_env import shared_model_cache
 from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_app
+from tests.gateway_keys import key_table
 
 KGFT = str(Path(sys.executable).parent / "kgft")
 
@@ -28,21 +30,20 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_the_keys_file_holds_only_hashes_and_only_its_owner_reads_it(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+def test_the_keys_table_holds_only_hashes(tmp_path):
+    keys = key_table(tmp_path)
     key = keys.create("legal-app", rpm=30, budget_usd=Decimal("12.5"))
     assert key.startswith(KEY_PREFIX) and len(key) > 40
-    text = keys.path.read_text("utf-8")
-    assert key not in text and key.removeprefix(KEY_PREFIX) not in text
-    [entry] = json.loads(text)["keys"]
-    assert entry["sha256"] == hash_key(key)
-    assert (entry["name"], entry["rpm"], entry["budget_usd"]) == ("legal-app", 30, "12.5")
-    assert stat.S_IMODE(keys.path.stat().st_mode) == 0o600
+    with keys.engine.connect() as connection:
+        [row] = connection.execute(sa.select(api_keys)).mappings().all()
+    assert key not in str(dict(row)) and key.removeprefix(KEY_PREFIX) not in str(dict(row))
+    assert row["sha256"] == hash_key(key)
+    assert (row["name"], row["rpm"], row["budget_usd"]) == ("legal-app", 30, "12.5")
     assert keys.create("other", 60, Decimal(1)) != key
 
 
 def test_key_names_limits_and_budgets_are_checked(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     keys.create("a", 60, Decimal(50))
     with pytest.raises(KgftError, match="exists"):
         keys.create("a", 60, Decimal(50))
@@ -50,13 +51,33 @@ def test_key_names_limits_and_budgets_are_checked(tmp_path):
         keys.create("b", 60, Decimal(0))
     with pytest.raises(KgftError, match="no key named 'zz'"):
         keys.revoke("zz")
+    keys.revoke("a")
+    keys.create("a", 60, Decimal(5))  # a revoked key's name is free again
+    assert keys.load()["a"].budget_usd == Decimal(5)
+
+
+def test_an_older_keys_file_moves_into_the_table_once(tmp_path):
+    legacy = tmp_path / "keys.json"
+    entry = {
+        "name": "old",
+        "sha256": hash_key("kgft-old"),
+        "rpm": 7,
+        "budget_usd": "3",
+        "created": "2026-01-01",
+    }
+    legacy.write_text(json.dumps({"keys": [entry]}), "utf-8")
+    keys = key_table(tmp_path)
+    assert keys.import_file(legacy) == 1
+    assert KeyRing(keys).find("kgft-old").rpm == 7
+    assert not legacy.exists() and (tmp_path / "keys.json.imported").exists()
+    assert keys.import_file(legacy) == 0
     (tmp_path / "keys.json").write_text("{broken", "utf-8")
     with pytest.raises(KgftError, match="unreadable"):
-        keys.load()
+        keys.import_file(legacy)
 
 
 def test_a_revoked_key_stops_working_within_a_second(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     key = keys.create("temp", 60, Decimal(5))
     ring = KeyRing(keys)
     assert ring.find(key).name == "temp"
@@ -94,7 +115,7 @@ def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
 @pytest.fixture
 def keyed(tmp_path):
     """A gateway with auth on and two keys: `roomy` (high limits) and `tight` (2 rpm, $0.05 budget)."""
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     roomy = keys.create("roomy", 1000, Decimal(100))
     tight = keys.create("tight", 2, Decimal("0.05"))
     app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
@@ -148,20 +169,23 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(keyed):
     assert limited.status_code == 429
     error = limited.json()["error"]
     assert error["code"] == "rate_limit_exceeded" and "2 requests/minute" in error["message"]
-    assert 1 <= int(limited.headers["retry-after"]) <= 30  # one request refills in 30 s at 2 rpm
+    assert 55 <= int(limited.headers["retry-after"]) <= 60  # when the first leaves the 60 s window
     assert client.post("/v1/chat/completions", json=chat_body(), headers=bearer(roomy)).status_code == 200
 
 
-def test_token_bucket_refills_evenly():
+def test_the_rate_window_slides_a_second_at_a_time():
     limiter = RateLimiter()
-    assert [limiter.wait_s("k", 60, now=100.0) for _ in range(60)] == [0.0] * 60
-    assert limiter.wait_s("k", 60, now=100.0) == pytest.approx(1.0)
-    assert limiter.wait_s("k", 60, now=100.5) == pytest.approx(0.5)
-    assert limiter.wait_s("k", 60, now=101.5) == 0.0
+    assert [limiter.wait_s("k", 3, now=100.2) for _ in range(2)] == [0.0, 0.0]
+    assert limiter.wait_s("k", 3, now=130.5) == 0.0
+    assert limiter.wait_s("k", 3, now=130.6) == pytest.approx(29.4)  # until second 100 leaves the window
+    assert limiter.wait_s("k", 3, now=160.0) == 0.0  # second 100 left; 100.2's pair freed two places
+    assert limiter.wait_s("k", 3, now=160.5) == 0.0
+    assert limiter.wait_s("k", 3, now=160.9) == pytest.approx(29.1)  # 130, 160, 160 fill it
+    assert limiter.wait_s("other", 3, now=160.9) == 0.0
 
 
 def test_a_key_over_its_monthly_budget_gets_429_until_next_month(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
+    keys = key_table(tmp_path)
     key = keys.create("tight", 1000, Decimal("0.0005"))
     app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
     ask = chat_body(max_tokens=COMPLETION_TOKENS)  # after one answer, the hold is 5 × $0.00004 = $0.0002
@@ -178,25 +202,27 @@ def test_a_key_over_its_monthly_budget_gets_429_until_next_month(tmp_path):
 
 
 def test_a_restart_remembers_this_months_spend_but_not_last_months(tmp_path):
-    keys = KeyFile(tmp_path / "keys.json")
-    key = keys.create("tight", 1000, Decimal("0.0003"))
-    app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
-
-    def spent(item: str, usd: str, at: str) -> ResultRow:
-        return ResultRow(
-            run_id=LIVE_RUN, item_id=item, route="kg", question="q", answer_text="a",
-            runtime_cost_usd=Decimal(usd), source="live", meta={"key": "tight"}, at=at,
-        )  # fmt: skip
-
-    store.record_many(
-        [
-            spent("old", "5", "2020-01-15T00:00:00.000+00:00"),
-            spent("now", "0.0003", datetime.now(UTC).isoformat()),
-        ]
-    )
+    keys = key_table(tmp_path)
+    key = keys.create("tight", 1000, Decimal("0.00055"))  # a call may cost up to $0.0000625
+    month = month_of(datetime.now(UTC))
+    with keys.engine.begin() as connection:
+        connection.execute(
+            spend.insert(),
+            [
+                {"key_name": "tight", "month": at, "spent_pusd": to_pusd(usd), "held_pusd": 0}
+                for at, usd in (("2020-01", Decimal(5)), (month, Decimal("0.0001")))
+            ],
+        )
+    ask = chat_body(max_tokens=COMPLETION_TOKENS)
+    for expected in ("0.0003", "0.0005"):  # each run spends $0.0002, and the next one starts from it
+        app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
+        with TestClient(app) as client:
+            assert client.post("/v1/chat/completions", json=ask, headers=bearer(key)).status_code == 200
+        assert app.state.gateway.counters.standing("tight") == (month, Decimal(expected), Decimal(0))
+    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002")}, gateway_auth=True)
     with TestClient(app) as client:
-        refused = client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key))
-    assert refused.status_code == 429 and "spent $0.0003 and holds" in refused.json()["error"]["message"]
+        refused = client.post("/v1/chat/completions", json=ask, headers=bearer(key))
+    assert refused.status_code == 429 and "spent $0.0005 and holds" in refused.json()["error"]["message"]
 
 
 def test_auth_can_be_turned_off_for_local_demos(tmp_path):

@@ -14,9 +14,10 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.keys import KeyFile
+from gateway.keys import KeyTable
 from kgft.contract import Answer, Citation, Cost, Question, Timings
 from kgft.pricing import PriceBook
+from kgft.results_store import ResultStore
 from kgft.settings import Settings
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
@@ -61,7 +62,9 @@ def _free_port() -> int:
 def served(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, FixedRoute], Path]]:
     """A uvicorn server in a thread: the gateway app with two fixed routes, auth on, reports in tmp/runs."""
     settings = Settings(home=tmp_path / "home", reports_dir=tmp_path / "runs")
-    key = KeyFile(settings.keys_path).create("web-test", rpm=600, budget_usd=Decimal(10))
+    keys = ResultStore(settings.store_url)
+    key = KeyTable(keys.engine).create("web-test", rpm=600, budget_usd=Decimal(10))
+    keys.close()
     statute = Citation(
         id="article:232", text="故意杀人的，处死刑、无期徒刑", source="中华人民共和国刑法 第二百三十二条"
     )
