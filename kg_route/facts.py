@@ -16,3 +16,6 @@ class Fact:
     # The names the fact's subject answers to (a charge's name and aliases), for readers that match
     # options by name; empty for articles and triples.
     names: tuple[str, ...] = ()
+    # A statute article's version (its date) and its status on the day asked about (kg_route.law_in_force).
+    version_date: str | None = None
+    status: str | None = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import date
 from functools import cached_property
 
 from kg_route.charge_answer import charge_answer
 from kg_route.facts import Fact
+from kg_route.linking.question_date import question_date
 from kg_route.prompt import build_messages
 from kg_route.readers import ChargeOptionsReader, LexicalReader, LLMReader, Reader
 from kg_route.recitation import recited_article
@@ -76,7 +78,7 @@ class KGRoute:
 
     def _answer(self, question: Question, on_text: OnText | None) -> Answer:
         started = time.perf_counter()
-        retrieval = self.retriever.retrieve(question.text)
+        retrieval = self.retriever.retrieve(question.text, as_of=_as_of(question))
         retrieval_cost = self.prices.compute_cost(RETRIEVAL_DEVICE, retrieval.retrieval_ms / 1000, cores=1)
         diagnostics = _diagnostics(retrieval) | self._configuration()
         if not retrieval.links or not retrieval.facts:
@@ -246,8 +248,19 @@ class KGRoute:
         )
 
 
+def _as_of(question: Question) -> date | None:
+    """The day the asker names in `metadata.as_of` (the contract checks it), else in the text."""
+    named = question.metadata.get("as_of")
+    return date.fromisoformat(named) if named is not None else question_date(question.text)
+
+
 def _citations(facts: Sequence[Fact]) -> list[Citation]:
-    return [Citation(id=fact.id, text=fact.text, source=fact.source) for fact in facts]
+    return [
+        Citation(
+            id=fact.id, text=fact.text, source=fact.source, version_date=fact.version_date, status=fact.status
+        )
+        for fact in facts
+    ]
 
 
 def _timings(retrieval: Retrieval, generation_ms: float, started: float) -> Timings:

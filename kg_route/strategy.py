@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol, runtime_checkable
 
 from kg_route.retrieval import Retrieval
@@ -11,4 +12,6 @@ from kg_route.retrieval import Retrieval
 class RetrievalStrategy(Protocol):
     """Question → facts: FactRetriever (linking, fixed Cypher) or Text2CypherRetriever (model-written)."""
 
-    def retrieve(self, question: str) -> Retrieval: ...
+    def retrieve(self, question: str, as_of: date | None = None) -> Retrieval:
+        """`as_of`: answer statutes from the versions in force that day (None: today)."""
+        ...

@@ -12,6 +12,7 @@ import json
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -100,7 +101,9 @@ class Text2CypherRetriever:
             allow_dangerous_requests=True,
         )
 
-    def retrieve(self, question: str) -> CypherRetrieval:
+    def retrieve(self, question: str, as_of: date | None = None) -> CypherRetrieval:
+        """The model's query over every law version: `as_of` cannot steer Cypher the model writes, and a
+        dated question's facts may come from any version (their sources name it)."""
         started = time.perf_counter()
         model = _ModelReplies()
         cypher, rows, outcome, reason = None, [], "ran", ""

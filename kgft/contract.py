@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 Domain = Literal["legal", "medical"]
 # Receives text pieces as they are produced.
 OnText = Callable[[str], None]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class _Strict(BaseModel):
@@ -56,6 +59,20 @@ class Question(_Strict):
             raise ValueError("question text is blank")
         return text
 
+    @field_validator("metadata")
+    @classmethod
+    def _as_of_is_a_date(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        """`as_of`: the day whose law the asker wants (a KG route answers from the versions then in force)."""
+        if "as_of" in metadata:
+            value = metadata["as_of"]
+            if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+                raise ValueError(f"as_of must be an ISO date YYYY-MM-DD, got {value!r}")
+            try:
+                date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(f"as_of {value!r} is not a calendar date ({exc})") from exc
+        return metadata
+
     @field_validator("options")
     @classmethod
     def _letter_keys(cls, options: dict[str, str] | None) -> dict[str, str] | None:
@@ -70,6 +87,9 @@ class Citation(_Strict):
     id: str
     text: str
     source: str
+    # For a statute: the version quoted and its status on the day the question is about.
+    version_date: str | None = None
+    status: str | None = None
 
 
 class Usage(_Strict):

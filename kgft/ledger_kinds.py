@@ -14,9 +14,10 @@ from kgft.errors import KgftError
 if TYPE_CHECKING:
     from kgft.ledger import LedgerEntry
 
-# kind -> what it counts. Booked by tools: kg_ingest, dataset_curation, distillation, training_run.
+# kind -> what it counts. Booked by tools: kg_ingest, kg_update, dataset_curation, distillation, training_run.
 KINDS: dict[str, str] = {
     "kg_ingest": "graph ingestion compute (kgft ingest)",
+    "kg_update": "applying new versions of the data to the graph (kgft ingest legal --update)",
     "embedding_index": "embedding an index of the graph's names",
     "model_conversion": "converting or quantizing a model (e.g. to GGUF)",
     "dataset_curation": "filtering and scoring a training set (kgft ft data)",

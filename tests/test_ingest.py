@@ -164,6 +164,9 @@ def test_statutes_become_law_chapter_section_article(graph_store, tmp_path, sett
         "effective_date": "1997-10-01",
         "chapter": PERSON,
         "section": None,
+        # One version: in force from the later of its effective and version dates, with no end.
+        "valid_from": "2020-12-26",
+        "valid_to": None,
     }
     # An article with no section hangs off its chapter; one with a section off the section.
     assert children(graph_store, f"chapter:{CRIMINAL_LAW}:{PERSON}", "HAS_ARTICLE") == [

@@ -25,6 +25,7 @@ from kg_route.ingest.runner import (
     Source,
     ingest,
 )
+from kg_route.statute_reads import law_articles, laws
 from kgft.contamination import ContaminationReport, default_eval_sets, load_eval_stems
 from kgft.graph_facts import CURRENT_STATUS
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
@@ -42,12 +43,6 @@ CASE_NAME_CHARS = 24
 # A label CAIL uses that no provision names ("[制造、贩卖、传播]淫秽物品") is defined by the articles at least
 # this share of its cases cite (and always by the most cited one).
 LABEL_ARTICLE_SHARE = 0.5
-
-_LAWS = "MATCH (l:Node) WHERE l.kind = 'Law' AND l.name = $name RETURN l.id AS id, l.props AS props"
-_LAW_ARTICLES = (
-    "MATCH (l:Node {id: $law})-[:REL*1..3]->(a:Node) WHERE a.kind = 'Article' "
-    "RETURN a.id AS id, a.text AS text, a.source AS source"
-)
 
 
 @dataclass(frozen=True)
@@ -86,20 +81,20 @@ class _Reading:
 
 def criminal_law(store: GraphStore) -> CriminalLaw:
     """The 刑法 the graph holds: the version in force, else the latest, with its articles by key."""
-    versions = store.read(_LAWS, {"name": CRIMINAL_LAW})
+    versions = laws(store, CRIMINAL_LAW)
     if not versions:
         raise IngestSourceError(
             f"the graph at {store.url} holds no {CRIMINAL_LAW}; run `kgft ingest legal` before the charges"
         )
 
-    def preference(row: dict) -> tuple[bool, str]:
-        props = json.loads(row["props"] or "{}")
+    def preference(law: NodeRow) -> tuple[bool, str]:
+        props = json.loads(law.props)
         return props.get("status") == CURRENT_STATUS, props.get("version_date") or ""
 
-    law_id = max(versions, key=preference)["id"]
+    law_id = max(versions, key=preference).id
     articles = {
-        row["id"].rsplit(":", 1)[1]: LawArticle(row["id"], row["text"] or "", row["source"] or "")
-        for row in store.read(_LAW_ARTICLES, {"law": law_id})
+        article.id.rsplit(":", 1)[1]: LawArticle(article.id, article.text, article.source)
+        for article in law_articles(store, law_id)
     }
     return CriminalLaw(law_id, articles)
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kg_route.ingest.law_versions import LawVersion, chain_versions
 from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Source, ingest
 from kgft.graph_store import EdgeRow, GraphStore, NodeRow
 from kgft.pricing import PriceBook
@@ -129,7 +130,7 @@ def _law_node(law: LawRow) -> NodeRow:
     return NodeRow(law_node_id(law.law_id), "Law", law.law_name, source=law.law_name, props=_props(props))
 
 
-class _Builder:
+class LegalBuilder:
     """Nodes and edges in plan order: every law first, then each article's parents before it."""
 
     def __init__(self) -> None:
@@ -137,10 +138,12 @@ class _Builder:
         self.edges: dict[EdgeRow, None] = {}
         self.laws: dict[str, LawRow] = {}
         self.shapes: dict[str, _LawShape] = {}
+        self.article_ids: dict[str, list[str]] = {}  # law_id -> its Article node ids, in source order
 
     def add_law(self, law: LawRow) -> None:
         self.laws[law.law_id] = law
         self.shapes[law.law_id] = _LawShape()
+        self.article_ids[law.law_id] = []
         node = _law_node(law)
         self.nodes[node.id] = node
 
@@ -178,7 +181,20 @@ class _Builder:
             source=f"{law.law_name} {article.article_no}",
             props=_props(props),
         )
+        self.article_ids[law.law_id].append(article_id)
         self._edge(parent, HAS_ARTICLE, article_id)
+
+    def version(self, law_id: str) -> LawVersion:
+        articles = [self.nodes[node_id] for node_id in self.article_ids[law_id]]
+        return LawVersion(self.nodes[law_node_id(law_id)], articles)
+
+    def chain(self, versions: Sequence[LawVersion]) -> None:
+        """Set the versions' validity in place and add their version and succession edges."""
+        result = chain_versions(versions)
+        for node in result.nodes:
+            self.nodes[node.id] = node
+        for edge in result.edges:
+            self.edges[edge] = None
 
     def _node(self, node_id: str, kind: str, name: str, source: str) -> None:
         if node_id not in self.nodes:
@@ -189,8 +205,20 @@ class _Builder:
 
 
 def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
+    """Every law and article, each law's versions chained (kg_route.ingest.law_versions)."""
+    builder, rows_read, skips = read_legal(laws, articles)
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for law in builder.laws.values():
+        by_name[law.law_name].append(law.law_id)
+    for law_ids in by_name.values():
+        builder.chain([builder.version(law_id) for law_id in law_ids])
+    return Plan(list(builder.nodes.values()), list(builder.edges), rows_read, skips)
+
+
+def read_legal(laws: Iterable[Record], articles: Iterable[Record]) -> tuple[LegalBuilder, int, SkippedRows]:
+    """The rows as graph nodes and structure edges, bad rows skipped and counted; versions not chained."""
     skips = SkippedRows()
-    builder = _Builder()
+    builder = LegalBuilder()
     rows_read = 0
     for record in laws:
         rows_read += 1
@@ -213,7 +241,7 @@ def plan_legal(laws: Iterable[Record], articles: Iterable[Record]) -> Plan:
             skips.skip(record[0], f"article {article.article_no!r} has no article_no_arabic")
         else:
             builder.add_article(article, key)
-    return Plan(list(builder.nodes.values()), list(builder.edges), rows_read, skips)
+    return builder, rows_read, skips
 
 
 def ingest_legal(

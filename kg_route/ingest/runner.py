@@ -65,6 +65,8 @@ class Source:
     domain: str
     label: str
     files: Sequence[Path]
+    kind: str = "kg_ingest"  # the ledger kind its runs are booked as
+    verb: str = "ingest"  # how the ledger describes a run: "ingest legal from …"
 
     def digest(self) -> str:
         hasher = hashlib.sha256()
@@ -214,8 +216,8 @@ def _ledger(
     }
     entry = LedgerEntry.from_cost(
         "kg",
-        "kg_ingest",
-        f"ingest {source.domain} from {source.label}",
+        source.kind,
+        f"{source.verb} {source.domain} from {source.label}",
         cost,
         seconds=summary.seconds,
         meta=meta,
