@@ -93,6 +93,9 @@ def ft_train(
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the latest checkpoint")] = False,
     trial: Annotated[bool, typer.Option("--trial", help="a hyperparameter trial (ledgered as such)")] = False,
+    init_adapter: Annotated[
+        Path | None, typer.Option(help="train on from an earlier run's adapter (a refresh after an update)")
+    ] = None,
 ) -> None:
     """Fine-tune on a dataset; every run, failed or not, lands in the build-cost ledger."""
     from ft_route.train import resolve, train
@@ -113,6 +116,7 @@ def ft_train(
         compile=compile_layers,
         resume=resume,
         trial=trial,
+        init_adapter=str(init_adapter) if init_adapter else None,
     )
     card = train(config, data, out, context.settings, context.prices)
     err.print(

@@ -398,3 +398,20 @@ def test_smollm2_lora_trains_a_few_steps_on_cpu(tmp_path, dataset):
     print(
         f"SmolLM2 LoRA on CPU: {card.tokens_per_s} tokens/s, {card.train_seconds} s for {card.tokens} tokens"
     )
+
+
+def test_a_refresh_run_trains_on_from_the_earlier_adapter(lora_run, tmp_path, tiny_base, dataset):
+    card, out, _ = lora_run
+    settings = settings_for(tmp_path / "home")
+    refreshed = train(
+        tiny_config(tiny_base, steps=4, init_adapter=str(out)), dataset, tmp_path / "refresh", settings,
+        PriceBook.load(), progress=False,
+    )  # fmt: skip
+
+    # It starts where the earlier run ended, not from a fresh LoRA's loss.
+    assert refreshed.loss.first < 0.8 * card.loss.first, (refreshed.loss.first, card.loss.first)
+    assert refreshed.hyperparameters["init_adapter"] == str(out)
+    assert (tmp_path / "refresh" / "adapter" / "adapter_model.safetensors").is_file()
+    not_an_adapter = tiny_config(tiny_base, steps=1, init_adapter=str(tmp_path))
+    with pytest.raises(TrainingError, match=r"no adapter_config\.json"):
+        train(not_an_adapter, dataset, tmp_path / "bad", settings, PriceBook.load(), progress=False)

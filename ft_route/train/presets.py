@@ -44,6 +44,9 @@ class TrainConfig:
     lora_dropout: float = 0.05
     lora_targets: str = "all-linear"
     merge: bool = False  # also write the LoRA merged into the base as model/
+    # A refresh run: train on from an earlier run's adapter (same base) instead of a new LoRA, so an
+    # update after the law changes costs one short run on the changed material.
+    init_adapter: str | None = None
     # Data
     packing: bool = False
     think_open: str = "<think>\n"
@@ -72,6 +75,7 @@ class TrainConfig:
             "keep_checkpoints must be >= 1": self.keep_checkpoints >= 1,
             "method must be lora or full": self.method in ("lora", "full"),
             "lora_r must be >= 1": self.lora_r >= 1,
+            "init_adapter needs method lora": self.init_adapter is None or self.method == "lora",
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:
@@ -81,7 +85,7 @@ class TrainConfig:
         """The resolved config as the training card records it (LoRA fields only for LoRA runs)."""
         values = asdict(self)
         if self.method == "full":
-            for name in ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "merge"):
+            for name in ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "merge", "init_adapter"):
                 values.pop(name)
         values["adam_betas"] = list(self.adam_betas)
         return values

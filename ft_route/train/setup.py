@@ -76,7 +76,9 @@ def prepare_model(model: Any, config: TrainConfig, device: torch.device) -> Any:
     checkpointing = config.gradient_checkpointing
     if checkpointing if checkpointing is not None else device.type == "cuda":
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if config.method == "lora":
+    if config.init_adapter is not None:
+        model = _earlier_adapter(model, Path(config.init_adapter))
+    elif config.method == "lora":
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
@@ -91,6 +93,16 @@ def prepare_model(model: Any, config: TrainConfig, device: torch.device) -> Any:
         compile_layers(model)
     model.train()
     return model
+
+
+def _earlier_adapter(model: Any, folder: Path) -> Any:
+    """The base with an earlier run's LoRA loaded trainable; its own r, alpha and targets stay."""
+    from peft import PeftModel
+
+    adapter = folder / "adapter" if (folder / "adapter").is_dir() else folder
+    if not (adapter / "adapter_config.json").is_file():
+        raise TrainingError(f"--init-adapter {folder}: no adapter_config.json there or in its adapter/")
+    return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
 def compile_layers(model: Any) -> None:
