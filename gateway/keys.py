@@ -24,6 +24,7 @@ from kgft.errors import KgftError, first_line
 
 KEY_PREFIX = "kgft-"
 _RELOAD_EVERY_S = 1.0  # a key created or revoked on any host counts everywhere within a second
+_RELOAD_ON_MISS_S = 0.1  # an unknown key looks again sooner (a new key works at once), at most 10×/s
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,14 @@ class KeyRing:
         self._checked_at = time.monotonic()
 
     def find(self, key: str) -> ApiKey | None:
-        now = time.monotonic()
-        if now - self._checked_at >= _RELOAD_EVERY_S:
-            self._checked_at = now
+        digest = hash_key(key)
+        age_s = time.monotonic() - self._checked_at
+        if age_s >= _RELOAD_EVERY_S or (digest not in self._by_hash and age_s >= _RELOAD_ON_MISS_S):
+            self._checked_at = time.monotonic()
             # With the database away, the keys last read stand: the counters refuse with 503 anyway.
             with contextlib.suppress(KgftError):
                 self._by_hash = self._read()
-        return self._by_hash.get(hash_key(key))
+        return self._by_hash.get(digest)
 
     def _read(self) -> dict[str, ApiKey]:
         return {key.sha256: key for key in self._table.load().values()}

@@ -57,12 +57,13 @@ class SpendWriter:
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Writes what is pending; what the database still refuses after `timeout_s` is logged as lost."""
-        if not self._thread.is_alive():
-            return
         self._give_up_at = time.monotonic() + timeout_s
         self._stop = True
-        self._wake.set()
-        self._thread.join(timeout_s + 1)
+        if self._thread.is_alive():
+            self._wake.set()
+            self._thread.join(timeout_s + 1)
+        else:
+            self._last_writes()
         if self.pending():
             log.error("%d keys' spend could not be written: the results store is unreachable", self.pending())
 
@@ -75,6 +76,9 @@ class SpendWriter:
             if self._housekeeping is not None and time.monotonic() - housekept_at >= _HOUSEKEEPING_EVERY_S:
                 housekept_at = time.monotonic()
                 self._run_housekeeping()
+        self._last_writes()
+
+    def _last_writes(self) -> None:
         while not self.write() and time.monotonic() < self._give_up_at:
             time.sleep(_RETRY_ON_CLOSE_S)
 
