@@ -6,6 +6,7 @@ so a killed run loses at most one batch per route and a re-run answers only what
 
 A batch that raises is not answered again item by item (that paid twice for what the batch had
 generated): its items become error rows, unpriced, and the next run answers them again one at a time.
+A judge that fails leaves the answer in an error row too, which the next run grades, never re-asks.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from kgft.contract import Answer, Route
 from kgft.results_store import ResultRow, ResultStore
 
 OnAnswered = Callable[[str, int], None]  # (route name, how many items just got rows)
+JUDGE_FAILED = "judge_failed"  # row meta: the route answered, the judge did not grade it
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     written: int  # rows this invocation added
     already_done: int  # rows a previous invocation had written
-    errors: int  # rows recording a route failure
+    errors: int  # rows recording a route's or the judge's failure
 
 
 def pending_items(
@@ -145,22 +147,12 @@ def _row(
             meta=base_meta,
         )
     score = score_answer(item, answer.choice, answer.text, answer.abstained)
-    correct = score.correct
-    meta: dict[str, Any] = base_meta | answer_labels(answer)
-    if judge is not None and item.kind == "open" and not answer.abstained:
-        judgement = judge.judge(item, answer.text)
-        correct = judgement.correct
-        meta["judge"] = {
-            "correct": judgement.correct,
-            "cost_usd": str(judgement.cost.runtime_usd),
-            "priced": judgement.cost.priced,
-        }
-    return row(
+    answered = row(
         answer_text=answer.text,
         runtime_cost_usd=answer.cost.runtime_usd,
         priced=answer.cost.priced,
         choice=answer.choice,
-        correct=correct,
+        correct=score.correct,
         abstained=answer.abstained,
         prompt_tokens=answer.usage.prompt_tokens,
         completion_tokens=answer.usage.completion_tokens,
@@ -169,5 +161,41 @@ def _row(
         char_f1=score.char_f1,
         rouge_l=score.rouge_l,
         citations=[citation.model_dump() for citation in answer.citations],
-        meta=meta,
+        meta=base_meta | answer_labels(answer),
     )
+    return judged(answered, item, judge) if judge is not None and item.kind == "open" else answered
+
+
+def judged(row: ResultRow, item: EvalItem, judge: LLMJudge) -> ResultRow:
+    """The judge's verdict on an open answer. An abstention is wrong, as on MCQ, so it stays in
+    every accuracy; a judge that fails makes an error row that keeps the paid answer, and a resumed
+    run judges it again (`judge_again`) rather than asking the route twice."""
+    if row.abstained:
+        return replace(row, correct=False)
+    try:
+        judgement = judge.judge(item, row.answer_text)
+    except Exception as exc:  # the answer is paid for: keep it, and let a resume grade it
+        failed = row.meta | {JUDGE_FAILED: True}
+        return replace(row, correct=None, error=f"judge failed: {type(exc).__name__}: {exc}", meta=failed)
+    verdict = {
+        "correct": judgement.correct,
+        "cost_usd": str(judgement.cost.runtime_usd),
+        "priced": judgement.cost.priced,
+    }
+    meta = {key: value for key, value in row.meta.items() if key != JUDGE_FAILED} | {"judge": verdict}
+    return replace(row, correct=judgement.correct, error=None, meta=meta)
+
+
+def judge_again(
+    rows: Sequence[ResultRow], items: Sequence[EvalItem], judge: LLMJudge | None, store: ResultStore
+) -> set[tuple[str, str]]:
+    """Records again the rows whose judging failed (the store has just taken its error rows), judged
+    now where there is a judge and the item is in this run, else as they were; returns their
+    (item, route) keys, which need no new answer."""
+    by_id = {item.id: item for item in items}
+    pending = [row for row in rows if row.meta.get(JUDGE_FAILED)]
+    store.record_many(
+        judged(row, by_id[row.item_id], judge) if judge is not None and row.item_id in by_id else row
+        for row in pending
+    )
+    return {(row.item_id, row.route) for row in pending}

@@ -181,12 +181,13 @@ def _main_first(names: list[str]) -> list[str]:
 
 
 def _outcomes(rows: Sequence[ResultRow]) -> dict[str, dict[str, bool | None]]:
-    """route → item → verdict. An errored row is wrong on a scored item, not silently left out."""
+    """route → item → verdict. An errored or abstained row is wrong on a scored item, not silently left
+    out (rows judged before abstentions were graded have no verdict of their own)."""
     scored_items = {row.item_id for row in rows if row.correct is not None}
     outcomes: dict[str, dict[str, bool | None]] = defaultdict(dict)
     for row in rows:
         verdict = row.correct
-        if verdict is None and row.error is not None and row.item_id in scored_items:
+        if verdict is None and (row.error is not None or row.abstained) and row.item_id in scored_items:
             verdict = False
         outcomes[row.route][row.item_id] = verdict
     return outcomes
@@ -220,6 +221,8 @@ def _route_summary(
 ) -> dict[str, Any]:
     verdicts = [float(v) for v in outcomes.values() if v is not None]
     accuracy = fmean(verdicts) if verdicts else None
+    abstained = {row.item_id for row in rows if row.abstained}
+    answered = [float(v) for item, v in outcomes.items() if v is not None and item not in abstained]
     interval = mean_interval(verdicts, seed=seed) if verdicts else None
     all_in = all_in_per_query(costs, monthly_queries, months)
     # Errored rows carry no timing (0 ms), which would flatter the percentiles.
@@ -236,6 +239,9 @@ def _route_summary(
         "n_correct": int(sum(verdicts)),
         "accuracy": _round(accuracy),
         "accuracy_ci95": _pair(interval),
+        # The same verdicts with the route's abstentions left out: how right it is when it answers.
+        "n_answered_scored": len(answered),
+        "accuracy_without_abstentions": _round(fmean(answered) if answered else None),
         "errors": sum(row.error is not None for row in rows),
         "abstention_rate": _round(abstention_rate([row.abstained for row in rows])),
         "fallbacks": sum(row.fallback_from is not None for row in rows),
@@ -307,15 +313,27 @@ def _open_answer_means(rows: list[ResultRow]) -> dict[str, Any] | None:
 
 
 def _category_accuracy(rows: list[ResultRow], outcomes: dict[str, bool | None]) -> dict[str, Any]:
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    """Per category, with abstentions (wrong) and without, as the route's own accuracy."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in rows:
         verdict = outcomes.get(row.item_id)
         if verdict is not None:
-            tallies[row.category][0] += int(verdict)
-            tallies[row.category][1] += 1
+            tally = tallies[row.category]
+            tally[0] += int(verdict)
+            tally[1] += 1
+            if not row.abstained:
+                tally[2] += int(verdict)
+                tally[3] += 1
     return {
-        category: {"n_scored": scored, "accuracy": _round(correct / scored)}
-        for category, (correct, scored) in sorted(tallies.items(), key=lambda kv: (-kv[1][1], kv[0]))
+        category: {
+            "n_scored": scored,
+            "accuracy": _round(correct / scored),
+            "n_answered_scored": answered,
+            "accuracy_without_abstentions": _round(right / answered) if answered else None,
+        }
+        for category, (correct, scored, right, answered) in sorted(
+            tallies.items(), key=lambda kv: (-kv[1][1], kv[0])
+        )
     }
 
 

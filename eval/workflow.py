@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from eval.datasets import load_dataset
 from eval.metrics import LLMJudge
 from eval.run_dir import open_run, read_run
-from eval.runner import RunOutcome, run_routes
+from eval.runner import JUDGE_FAILED, RunOutcome, judge_again, run_routes
 from kgft.backends import create_backend
 from kgft.builds import book_builds, build_labels
 from kgft.cli_context import err
@@ -59,7 +59,10 @@ def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tup
         built = {name: build_route(name, settings, prices) for name in names}
         route_meta = _book_builds(built, Ledger(settings.ledger_path))
         judge = LLMJudge(create_backend(request.judge, settings), prices) if request.judge else None
-        earlier_errors = store.take_errors(info.run_id)  # answered again, one at a time
+        judge_failed = [row for row in store.rows(info.run_id) if row.meta.get(JUDGE_FAILED)]
+        taken = store.take_errors(info.run_id)  # answered again, one at a time
+        graded = judge_again(judge_failed, items, judge, store)  # paid answers: judged, not re-asked
+        earlier_errors = {key: error for key, error in taken.items() if key not in graded}
         done = store.done_keys(info.run_id)
         with _progress() as progress:
             tasks = {

@@ -91,7 +91,12 @@ def test_route_figures_match_hand_arithmetic(summary: dict[str, Any]) -> None:
     assert (kg["costs_complete"], ft["costs_complete"]) == (True, False)
     assert kg["latency_ms_p50"] == 199.5  # 100..299 ms
     assert ft["latency_ms_p50"] == 150.0  # 50..249 ms less the errored row's missing timing (item 9)
-    assert kg["categories"]["刑法"] == {"n_scored": 50, "accuracy": 0.8}
+    assert kg["categories"]["刑法"] == {
+        "n_scored": 50,
+        "accuracy": 0.8,
+        "n_answered_scored": 50,
+        "accuracy_without_abstentions": 0.8,
+    }
     assert kg["tokens"]["prompt_mean"] == 800
     assert [e["kind"] for e in ft["build_entries"]] == ["training_run", "distillation", "training_run"]
 

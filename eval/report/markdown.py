@@ -43,9 +43,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 def _routes_table(summary: dict[str, Any]) -> list[str]:
     lines = [
-        "| route | model | reader | items | scored | accuracy (95% CI) | errors | runtime $/query | build $ "
-        "| fixed $/month | all-in $/query | all-in $/correct | latency p50 / p95 |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| route | model | reader | items | scored | accuracy (95% CI) | when answering | abstained "
+        "| errors | runtime $/query | build $ | fixed $/month | all-in $/query | all-in $/correct "
+        "| latency p50 / p95 |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name in summary["route_order"]:
         r = summary["routes"][name]
@@ -54,6 +55,7 @@ def _routes_table(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {_cell(name)} | {_cell(r['model'] or '—')} | {_cell(r['reader'] or '—')} "
             f"| {r['n']} | {r['n_scored']} | {pct(r['accuracy'])}{_ci_suffix(r)} "
+            f"| {pct(r['accuracy_without_abstentions'])} | {pct(r['abstention_rate'])} "
             f"| {r['errors']} | {usd(r['cost_per_query_usd'])}{unpriced_rows} "
             f"| {usd(r['build_cost_usd'])}{unpriced} "
             f"| {usd(r['fixed_monthly_usd'])} "
