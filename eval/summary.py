@@ -142,6 +142,11 @@ def _entries(
 def _cost_notes(routes: dict[str, dict[str, Any]]) -> list[str]:
     notes = []
     for name, stats in routes.items():
+        if len(stats["configs"]) > 1:
+            notes.append(
+                f"{_label(name)}: its rows come from {len(stats['configs'])} configurations "
+                f"({', '.join(stats['configs'])}); its figures mix them."
+            )
         if stats["unpriced_queries"]:
             notes.append(
                 f"{_label(name)}: {stats['unpriced_queries']} of {stats['n']} rows are unpriced "
@@ -231,6 +236,8 @@ def _route_summary(
     unpriced_queries = sum(not row.priced for row in rows)
     missing = missing_builds(entries, frozenset(build["config"] for build in builds))
     return {
+        # eval.route_config keys on the rows: more than one means the rows came from different setups.
+        "configs": sorted({row.meta["config"] for row in rows if isinstance(row.meta.get("config"), str)}),
         "model": _most_common(rows, "model"),
         "reader": _most_common(rows, "reader"),
         "backend": _most_common(rows, "backend"),

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eval.datasets import load_dataset
 from eval.metrics import LLMJudge
+from eval.route_config import configuration_key, route_configuration
 from eval.run_dir import open_run, read_run
 from eval.runner import JUDGE_FAILED, RunOutcome, judge_again, run_routes
 from kgft.backends import create_backend
@@ -52,12 +53,18 @@ def run_eval(request: EvalRequest, settings: Settings, prices: PriceBook) -> tup
     if not items:
         raise KgftError(f"dataset '{request.dataset}' has no items")
     names = list(request.routes)
-    info = open_run(request.out, loaded.name, names, loaded.kg_derived, request.limit)
+    built = {name: build_route(name, settings, prices) for name in names}
+    configs = {name: route_configuration(route, settings) for name, route in built.items()}
+    info = open_run(request.out, loaded.name, configs, loaded.kg_derived, request.limit)
     store = ResultStore(settings.store_url)
     try:
-        store.create_run(info.run_id, loaded.name, info.routes, {"limit": request.limit})
-        built = {name: build_route(name, settings, prices) for name in names}
-        route_meta = _book_builds(built, Ledger(settings.ledger_path))
+        store.create_run(
+            info.run_id, loaded.name, info.routes, {"limit": request.limit, "configs": info.configs}
+        )
+        route_meta = {
+            name: meta | {"config": configuration_key(configs[name])}
+            for name, meta in _book_builds(built, Ledger(settings.ledger_path)).items()
+        }
         judge = LLMJudge(create_backend(request.judge, settings), prices) if request.judge else None
         judge_failed = [row for row in store.rows(info.run_id) if row.meta.get(JUDGE_FAILED)]
         taken = store.take_errors(info.run_id)  # answered again, one at a time

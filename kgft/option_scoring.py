@@ -9,6 +9,7 @@ abstention, never a guess.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,20 @@ from typing import Any, Literal
 
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, Scoring
 from kgft.contract import Answer, Timings, Usage
-from kgft.letter_answers import MAX_REPLY_TOKENS, STOP, letter_messages, read_letter
+from kgft.letter_answers import MAX_REPLY_TOKENS, STOP, letter_messages, letter_prompt, read_letter
 from kgft.pricing import PriceBook
 
 McqMode = Literal["auto", "score", "generate"]
 ResolvedMode = Literal["score", "generate"]
+
+
+def _version(*parts: object) -> str:
+    """A hash of what the rule puts before a model, so an edited prompt is a new version by itself."""
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:8]
+
+
+# What every route's option reading depends on besides the model: part of an eval run's configuration.
+OPTION_PROMPT_VERSION = _version(letter_prompt("问题", {"A": "甲", "B": "乙"}), MAX_REPLY_TOKENS, STOP)
 
 
 @dataclass(frozen=True)
