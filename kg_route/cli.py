@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kgft.cli_context import Context, err
+from kgft.errors import KgftError
 
 if TYPE_CHECKING:
     from kg_route.ingest import IngestSummary
@@ -36,7 +37,7 @@ def ingest_legal_command(
     from kg_route.ingest.legal_update import update_legal
 
     if update is not None and source is not None:
-        raise typer.BadParameter("give --source or --update, not both")
+        raise KgftError("give --source (a whole ingest) or --update (new versions), not both")
     if update is not None:
         _ingest_and_report(
             ctx.obj, lambda store, context: update_legal(store, update, context.settings, context.prices)

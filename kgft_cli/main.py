@@ -20,6 +20,7 @@ from kgft.cli import ask_route, llm
 from kgft.cli_context import Context, err
 from kgft.errors import KgftError
 from kgft_cli.demo import demo
+from kgft_cli.freshness import freshness
 
 app = typer.Typer(
     help="kgft: knowledge graph + base model vs. domain fine-tuning, with accuracy and full cost measured.",
@@ -34,6 +35,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(ft_app, name="ft")
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
+eval_app.command("freshness")(freshness)
 app.add_typer(eval_app, name="eval")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(cost_app, name="cost")

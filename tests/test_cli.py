@@ -61,6 +61,9 @@ def test_llm_plain_output_streams_text_and_a_summary(tmp_path):
         (("llm", "--backend", "openai:m?base_url=http://127.0.0.1:9/v1", "hi"), {}, "127.0.0.1:9"),
         (("llm", "hi"), {"KGFT_THREADS": "many"}, "invalid threads"),
         (("llm", "hi"), {"KGFT_PRICES": "/no/prices.toml"}, "does not exist"),
+        (("ingest", "legal", "--update", "/no/such/laws"), {}, "/no/such/laws does not exist"),
+        (("ingest", "legal", "--update", "/a", "--source", "/b"), {}, "not both"),
+        (("eval", "freshness", "--out", "x", "--domain", "medical"), {}, "only legal has"),
     ],
 )
 def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, env, message):
