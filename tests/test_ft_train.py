@@ -411,6 +411,8 @@ def test_a_refresh_run_trains_on_from_the_earlier_adapter(lora_run, tmp_path, ti
     # It starts where the earlier run ended, not from a fresh LoRA's loss.
     assert refreshed.loss.first < 0.8 * card.loss.first, (refreshed.loss.first, card.loss.first)
     assert refreshed.hyperparameters["init_adapter"] == str(out)
+    [entry] = Ledger(settings.ledger_path).entries()
+    assert entry.meta["refresh_of"] == str(out)
     assert (tmp_path / "refresh" / "adapter" / "adapter_model.safetensors").is_file()
     not_an_adapter = tiny_config(tiny_base, steps=1, init_adapter=str(tmp_path))
     with pytest.raises(TrainingError, match=r"no adapter_config\.json"):

@@ -99,6 +99,8 @@ def record_run(
         "steps": run.step,
         "trial": config.trial,
     }
+    if config.init_adapter is not None:
+        meta["refresh_of"] = config.init_adapter  # an update run: what keeping the model current costs
     if run.resumed_from is not None:
         meta["resumed_from_step"] = run.resumed_from
     if error is not None:
