@@ -70,6 +70,33 @@ def build_costs(
     return total, sum(not entry.priced for entry in mine)
 
 
+def cost_per_update(entries: Sequence[LedgerEntry]) -> Decimal | None:
+    """The mean measured cost of one update of the route's knowledge: a finished `--update` ingest (KG)
+    or refresh training run (FT); None when the ledger holds none, or only unpriced ones."""
+    updates = [
+        entry
+        for entry in entries
+        if entry.priced
+        and (
+            (entry.kind == "kg_update" and entry.meta.get("completed") is True)
+            or (entry.kind == "training_run" and "refresh_of" in entry.meta)
+        )
+    ]
+    if not updates:
+        return None
+    return sum((entry.cost_usd for entry in updates), Decimal(0)) / len(updates)
+
+
+def keeping_current(entries: Sequence[LedgerEntry], updates_per_month: Decimal) -> dict[str, Decimal]:
+    """The fixed monthly item for staying current at a stated update rate, priced from measured updates;
+    empty when no rate is stated or no update was measured (the report then has nothing to guess)."""
+    per_update = cost_per_update(entries)
+    if updates_per_month <= 0 or per_update is None:
+        return {}
+    item = f"keeping current ({updates_per_month} updates × {money(per_update)} measured)"
+    return {item: updates_per_month * per_update}
+
+
 def all_in_per_query(costs: RouteCosts, monthly_queries: int, months: int) -> Decimal:
     """runtime + build / (monthly_queries × months) + fixed monthly / monthly_queries."""
     if monthly_queries <= 0 or months <= 0:

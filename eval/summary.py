@@ -18,6 +18,7 @@ from eval.costs import (
     RouteCosts,
     all_in_per_query,
     break_even_queries_per_month,
+    keeping_current,
     missing_builds,
     per_correct,
     route_entries,
@@ -68,20 +69,25 @@ def build_summary(
     seed: int = 0,
     fixed_monthly: Mapping[str, Mapping[str, Decimal]] | None = None,
     scenarios: Sequence[dict[str, Any]] = (),
+    updates_per_month: Decimal = Decimal(0),
 ) -> dict[str, Any]:
     """`routes` orders the routes; KG − FT is the main `comparison` when both ran, else the first two.
 
     `fixed_monthly` is route → {item: USD a month}; `scenarios` are worked plans (eval.scenario) shown
-    beside the measured routes.
+    beside the measured routes. `updates_per_month` adds each route's cost of staying current, priced
+    from the updates its ledger entries measured (eval.costs.keeping_current).
     """
     by_route: dict[str, list[ResultRow]] = defaultdict(list)
     for row in rows:
         by_route[row.route].append(row)
     names, missing = _route_order(by_route, routes)
     outcomes = _outcomes(rows)
-    fixed = {name: dict((fixed_monthly or {}).get(name, {})) for name in names}
     builds = {name: _builds(by_route[name]) for name in names}
     entries = {name: _entries(name, by_route[name], builds[name], ledger) for name in names}
+    fixed = {
+        name: dict((fixed_monthly or {}).get(name, {})) | keeping_current(entries[name], updates_per_month)
+        for name in names
+    }
     costs = {name: _route_costs(name, by_route[name], entries[name], fixed[name]) for name in names}
     summaries = {
         name: _route_summary(

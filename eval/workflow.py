@@ -139,6 +139,7 @@ def report_run(
         routes=order,
         fixed_monthly=settings.fixed_monthly_usd,
         scenarios=scenarios,
+        updates_per_month=settings.updates_per_month,
     )
     return summary, write_report(summary, rows, out)
 

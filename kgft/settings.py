@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="route -> {item: USD a month}: serving hardware reserved, graph DB host, KG updates...",
     )
+    updates_per_month: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="how often the domain's knowledge changes: each route's measured $ per update "
+        "(kgft ingest legal --update, a refresh training run) times this is a fixed monthly cost",
+    )
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KGFT_OPENAI_API_KEY", "OPENAI_API_KEY")

@@ -460,3 +460,32 @@ def test_a_gguf_conversion_is_timed_and_booked_once_by_the_training_that_uses_it
         seconds,
     )
     assert seconds > 0 and first.priced and Ledger(settings.ledger_path).entries() == [first]
+
+
+# --- issue 15: the cost of keeping each route current ---------------------------------------------------
+def test_a_stated_update_rate_prices_keeping_current_from_the_updates_the_ledger_measured():
+    model = {"what": "SmolLM2 + lora", "config": model_config("ab" * 32)}
+    rows = _rows("kg", [{"what": "graph", "config": GRAPH}]) + _rows("ft", [model])
+    kg = dict(route="kg", description="u", basis="b", priced=True, domain="legal", config=GRAPH)
+    ft = dict(route="ft", kind="training_run", description="t", basis="b", priced=True)
+    ft["config"] = model["config"]
+    ledger = [
+        LedgerEntry(kind="kg_ingest", cost_usd=Decimal("3"), meta={"completed": True}, **kg),
+        LedgerEntry(kind="kg_update", cost_usd=Decimal("0.02"), meta={"completed": True}, **kg),
+        LedgerEntry(kind="kg_update", cost_usd=Decimal("0.04"), meta={"completed": True}, **kg),
+        LedgerEntry(kind="kg_update", cost_usd=Decimal("9"), meta={"completed": False}, **kg),  # refused
+        LedgerEntry(cost_usd=Decimal("7"), meta={"status": "completed"}, **ft),
+        LedgerEntry(cost_usd=Decimal("0.5"), meta={"status": "completed", "refresh_of": "runs/ft"}, **ft),
+    ]
+
+    stated = build_summary(
+        rows, ledger, dataset="d", monthly_queries=1000, months=10, updates_per_month=Decimal(4)
+    )
+    silent = build_summary(rows, ledger, dataset="d", monthly_queries=1000, months=10)
+
+    # KG: 4 × mean(0.02, 0.04) = 0.12 a month; FT: 4 × 0.5 = 2 a month.
+    assert stated["routes"]["kg"]["fixed_monthly_usd"] == "0.12"
+    assert stated["routes"]["ft"]["fixed_monthly_usd"] == "2"
+    [item] = stated["routes"]["ft"]["fixed_monthly_items"]
+    assert item.startswith("keeping current (4 updates × $0.5")
+    assert silent["routes"]["kg"]["fixed_monthly_usd"] == "0"
