@@ -334,33 +334,49 @@ def _interleaved(args: argparse.Namespace, scratch: Path) -> dict:
     home = scratch / "kgft-home"
     key = bench_key(args.db_url or f"sqlite:///{home / 'kgft.db'}")
     kgft = shutil.which("kgft", path=str(Path(sys.executable).parent)) or "kgft"
-    kgft_cmd = (
-        f"KGFT_HOME={home} KGFT_GATEWAY_DEFAULT=llm "
-        "KGFT_LLM_BACKEND=openai:fake KGFT_OPENAI_BASE_URL=$GWO_UPSTREAM "
-        f"KGFT_GATEWAY_ROUTE_CONCURRENCY='{{\"llm\": {args.llm_concurrency}}}' "
-        f"exec {kgft} serve --port 8099 --routes llm"
-    )
+    db = f"KGFT_DB_URL='{args.db_url}' " if args.db_url else ""
+    queue = max(int(value) for value in args.conc.split(","))
+
+    def kgft_cmd(workers: int) -> str:
+        return (
+            f"KGFT_HOME={home} {db}KGFT_GATEWAY_DEFAULT=llm "
+            "KGFT_LLM_BACKEND=openai:fake KGFT_OPENAI_BASE_URL=$GWO_UPSTREAM "
+            f"KGFT_GATEWAY_ROUTE_CONCURRENCY='{{\"llm\": {args.llm_concurrency}}}' "
+            # A queue as deep as wrk's load: measured is the gateway's overhead, not its backpressure
+            # (each worker has its own route gate, so N workers would refuse sooner than one).
+            f"KGFT_GATEWAY_ROUTE_QUEUE={queue} "
+            f"exec {kgft} serve --port 8099 --routes llm --workers {workers}"
+        )
+
     litellm_cmd = (
         f"GWO_LITELLM_WORKERS=1 GWO_LITELLM_PORT=4000 GWO_LITELLM_MASTER_KEY=sk-gwo-bench "
         f"exec {harness}/litellm/start.sh"
     )
+    contenders = [
+        ("litellm-1w", "http://127.0.0.1:4000", "fake", "Bearer sk-gwo-bench", litellm_cmd, SERVER_CPU)
+    ]
+    for workers in (int(value) for value in args.workers.split(",")):
+        # One worker has CPU 1 to itself; more share both CPUs with wrk and the fake upstream.
+        cpus = SERVER_CPU if workers == 1 else f"{LOADGEN_CPU},{SERVER_CPU}"
+        contenders.append(
+            (f"kgft-{workers}w", "http://127.0.0.1:8099", "llm", f"Bearer {key}", kgft_cmd(workers), cpus)
+        )
     common = ["--duration", str(args.duration), "--warmup", str(args.warmup)]
-    common += ["--conc", args.conc.replace(",", " "), "--target-cpus", SERVER_CPU]
-    passes = []
+    common += ["--conc", args.conc.replace(",", " ")]
+    passes, postgres_cpu_s = [], {}
     for repeat in range(1, args.repeats + 1):
-        for label, target, model, auth, command in (
-            ("litellm-1w", "http://127.0.0.1:4000", "fake", "Bearer sk-gwo-bench", litellm_cmd),
-            ("kgft", "http://127.0.0.1:8099", "llm", f"Bearer {key}", kgft_cmd),
-        ):
+        for label, target, model, auth, command, cpus in contenders:
             out = harness / "results" / f"cmp-{label}-r{repeat}.json"
+            before = _postgres_cpu_s()
             subprocess.run(
                 [
                     "bash", str(harness / "run.sh"), "--target", target, "--model", model, "--auth", auth,
-                    "--label", label, "--target-cmd", command, *common,
+                    "--label", label, "--target-cmd", command, "--target-cpus", cpus, *common,
                     "--meta", f"repeat={repeat}", "--out", str(out),
                 ],
                 check=True,
             )  # fmt: skip
+            postgres_cpu_s[out.name] = round(_postgres_cpu_s() - before, 2)
             passes.append(out)
     merged = harness / "merged.json"
     note = (
@@ -372,31 +388,70 @@ def _interleaved(args: argparse.Namespace, scratch: Path) -> dict:
     )
     subprocess.run([sys.executable, str(harness / "gwo.py"), "table", str(merged)], check=True)
     result = json.loads(merged.read_text("utf-8"))
-    result["kgft_vs_litellm"] = _ratios(result)
+    result["postgres_cpu_s_per_pass"] = postgres_cpu_s
+    result["kgft_vs_litellm"] = _ratios(result, postgres_cpu_s, passes)
     result["kgft_settings"] = {
         "route": "llm (openai:fake -> the harness's fake upstream)",
         "gateway_route_concurrency": args.llm_concurrency,
         "auth": "on (kgft API key)",
+        "limits": "shared: keys, rate window and spend in PostgreSQL (KGFT_DB_URL)"
+        if args.db_url
+        else "in process (SQLite results store)",
+        "workers": {f"kgft-{w}w": "CPU 1" if w == "1" else "CPUs 0,1" for w in args.workers.split(",")},
         "host": _host(),
     }
     return result
 
 
-def _ratios(merged: dict) -> dict:
-    """kgft overhead / LiteLLM overhead at each concurrency and percentile, from the merged medians."""
+def _postgres_cpu_s() -> float:
+    """CPU seconds used so far by every PostgreSQL process (the server the shared limits live in)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split("(", 1)[1].split(")", 1)[0] in ("postgres", "postmaster"):
+            total += _cpu_s(int(stat.parent.name))
+    return total
+
+
+def _ratios(merged: dict, postgres_cpu_s: dict[str, float], passes: list[Path]) -> dict:
+    """Per kgft variant and concurrency, against LiteLLM's medians in the same run: overhead p50/p99
+    ratios, and requests per second per CPU core (the gateway's CPU; for kgft also PostgreSQL's,
+    spread over the pass's kgft requests)."""
     summary = merged["summary"]
-    ours, theirs = summary.get("kgft", {}), summary.get("litellm-1w", {})
-    ratios = {
-        concurrency: {
-            pct: round(
-                point["overhead_ms"][pct]["median"] / theirs[concurrency]["overhead_ms"][pct]["median"], 4
-            )
-            for pct in ("p50", "p99")
-        }
-        for concurrency, point in ours.items()
-        if concurrency in theirs
-    }
-    return {"ratio_of_overhead": ratios, "goal": "<= 0.5 at p50 and p99"}
+    theirs = summary.get("litellm-1w", {})
+    found: dict[str, dict] = {}
+    for label, points in summary.items():
+        if not label.startswith("kgft"):
+            continue
+        pg_s = [postgres_cpu_s[p.name] for p in passes if p.name.startswith(f"cmp-{label}-")]
+        requests = sum(point["target"]["requests_total"] for point in points.values())
+        pg_cpu_pct_per_request = sum(pg_s) / requests * 100 if requests else 0.0  # CPU-%·s per request
+        found[label] = {}
+        for concurrency, point in points.items():
+            if concurrency not in theirs:
+                continue
+            other = theirs[concurrency]
+            rps, cpu_pct = point["target"]["rps"]["median"], point["target_cpu_pct"]["median"]
+            their_per_core = other["target"]["rps"]["median"] / (other["target_cpu_pct"]["median"] / 100)
+            ours_per_core = rps / (cpu_pct / 100)
+            with_pg = rps / ((cpu_pct + pg_cpu_pct_per_request * rps) / 100)
+            found[label][concurrency] = {
+                "overhead_p50_ratio": round(
+                    point["overhead_ms"]["p50"]["median"] / other["overhead_ms"]["p50"]["median"], 4
+                ),
+                "overhead_p99_ratio": round(
+                    point["overhead_ms"]["p99"]["median"] / other["overhead_ms"]["p99"]["median"], 4
+                ),
+                "rps_per_core": round(ours_per_core, 1),
+                "rps_per_core_with_postgres": round(with_pg, 1),
+                "litellm_rps_per_core": round(their_per_core, 1),
+                "rps_per_core_x_litellm": round(ours_per_core / their_per_core, 2),
+                "rps_per_core_with_postgres_x_litellm": round(with_pg / their_per_core, 2),
+            }
+    return {"by_variant": found, "goal": "rps per core >= 10x LiteLLM's; overhead p50 <= 0.1x LiteLLM's"}
 
 
 def main() -> None:
@@ -408,6 +463,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved pass pairs (--vs-litellm)")
     parser.add_argument(
         "--llm-concurrency", type=int, default=32, help="llm route calls at once (<= gateway_threads, 32)"
+    )
+    parser.add_argument("--db-url", help="PostgreSQL URL: kgft's keys and limits shared there (--vs-litellm)")
+    parser.add_argument(
+        "--workers", default="1", help="kgft worker counts to compare, e.g. 1,2 (--vs-litellm)"
     )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
