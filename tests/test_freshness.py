@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from eval.freshness import OPTION_CHARS, freshness_items
 from eval.freshness_report import Phase, Update, route_freshness, write_report
 from kg_route.ingest.legal import plan_legal
+from kgft.ledger import Ledger
+from kgft.pricing import PriceBook
+from kgft.settings import Settings
 from kgft.sources.statutes import statute_files
-from kgft_cli.freshness import split_statutes
+from kgft_cli.freshness import run_freshness, split_statutes
 
 
 def _nodes():
@@ -63,3 +68,21 @@ def test_the_report_counts_right_and_stale_picks_and_the_update_cost(tmp_path):
     assert figures.unchanged_before is not None and figures.unchanged_before.estimate == 0.5
     assert "| kg | 25% [" in report.read_text("utf-8") and "| 50% → 0% |" in report.read_text("utf-8")
     assert json.loads((tmp_path / "report.json").read_text("utf-8"))["changed"] == 4
+
+
+@pytest.mark.slow
+def test_the_freshness_run_builds_updates_and_reports_both_routes_and_resumes(tmp_path):
+    settings = Settings(home=tmp_path / "home", threads=2, device="cpu")
+    out = tmp_path / "fresh"
+
+    first = run_freshness(out, settings, PriceBook.load(), changed=3, unchanged=1, seed=0).read_text("utf-8")
+    again = run_freshness(out, settings, PriceBook.load(), changed=3, unchanged=1, seed=0).read_text("utf-8")
+
+    figures = json.loads((out / "report.json").read_text("utf-8"))
+    kg, ft = figures["routes"]
+    assert (kg["route"], ft["route"]) == ("kg-lexical", "ft")
+    assert float(kg["changed_after"]["estimate"]) >= float(kg["changed_before"]["estimate"])
+    kinds = [entry.kind for entry in Ledger(settings.ledger_path).entries()]
+    assert kinds.count("kg_update") == 11 and kinds.count("training_run") == 2
+    assert again == first  # every phase was saved: the re-run books and trains nothing more
+    assert [entry.kind for entry in Ledger(settings.ledger_path).entries()] == kinds
