@@ -1,7 +1,9 @@
 """MCQ for chat-only models: ask for the option letter, then read it out of the reply.
 
 This is how lm-evaluation-harness scores chat APIs (generate_until and a regex). The reading is
-conservative: a reply that names no letter, or asserts two, is no answer, never a guess.
+conservative: a reply that names no letter, or asserts two, is no answer, never a guess. A question
+that says several options may be right (多选, 不定项, 哪些) asks for every right letter instead, and
+its reply is read as a set ("ABD", "A、B、D", "答案是A和C").
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ MAX_REPLY_TOKENS = 16
 STOP = ("\n\n",)
 INSTRUCTION_ZH = "请只回答选项字母。"
 INSTRUCTION_EN = "Answer with the letter only."
+SEVERAL_INSTRUCTION_ZH = "可能有一个或多个正确选项，请只回答所有正确选项的字母，例如ABD。"
+SEVERAL_INSTRUCTION_EN = (
+    "One or more options may be correct; answer with all the correct letters only, e.g. ABD."
+)
+# How a question says it may have more than one right option (Chinese exams: 多选题, 不定项选择题, 下列哪些).
+_SEVERAL = re.compile(r"多选|多项选择|不定项|哪些|(?i:select\s+all|all\s+that\s+apply|one\s+or\s+more)")
 
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _SPECIAL_TAG = re.compile(r"<\|?/?[a-z_]{1,16}\|?>")  # <eoa>, </s>, <|im_end|>; never <B>
@@ -63,19 +71,36 @@ class LetterReading:
     reason: str | None = None  # why there is no letter; None when there is one
 
 
-def letter_prompt(question: str, options: Mapping[str, str]) -> str:
-    """The question, its options one a line ("A. …"), and the instruction in the question's language."""
+def allows_several(question: str) -> bool:
+    """True when the question itself says more than one option may be right."""
+    return _SEVERAL.search(question) is not None
+
+
+def asked(messages: Sequence[ChatMessage]) -> str:
+    """The question a route's messages end in: the last user turn ("" when there is none)."""
+    return messages[-1].content if messages and messages[-1].role == "user" else ""
+
+
+def letter_prompt(question: str, options: Mapping[str, str], *, several: bool = False) -> str:
+    """The question, its options one a line ("A. …"), and the instruction in the question's language:
+    one letter, or every right letter when `several`."""
     listed = "\n".join(f"{letter}. {text}" for letter, text in options.items())
-    instruction = INSTRUCTION_ZH if is_chinese(question) else INSTRUCTION_EN
+    chinese = is_chinese(question)
+    if several:
+        instruction = SEVERAL_INSTRUCTION_ZH if chinese else SEVERAL_INSTRUCTION_EN
+    else:
+        instruction = INSTRUCTION_ZH if chinese else INSTRUCTION_EN
     return f"{question}\n\n{listed}\n\n{instruction}"
 
 
-def letter_messages(messages: Sequence[ChatMessage], options: Mapping[str, str]) -> list[ChatMessage]:
+def letter_messages(
+    messages: Sequence[ChatMessage], options: Mapping[str, str], *, several: bool = False
+) -> list[ChatMessage]:
     """The route's own messages with the options and the instruction added to the last user turn."""
     if messages and messages[-1].role == "user":
         *head, last = messages
-        return [*head, ChatMessage("user", letter_prompt(last.content, options))]
-    return [*messages, ChatMessage("user", letter_prompt("", options).lstrip())]
+        return [*head, ChatMessage("user", letter_prompt(last.content, options, several=several))]
+    return [*messages, ChatMessage("user", letter_prompt("", options, several=several).lstrip())]
 
 
 def is_chinese(text: str) -> bool:
@@ -159,3 +184,32 @@ def _decide(letters: set[str], allowed: frozenset[str]) -> LetterReading:
     if len(letters) > 1:
         return LetterReading(None, f"the reply names more than one option: {', '.join(sorted(letters))}")
     return LetterReading(None, f"the reply names {''.join(letters)}, which is not an option")
+
+
+_LIST_SEPARATOR = r"(?:\s*(?:[,，、;；/&+]|(?i:and)|和|与|及|以及)\s*|\s*)"
+_LETTER_LIST = rf"[A-Z](?:{_LIST_SEPARATOR}[A-Z])*"
+_BARE_LIST = re.compile(rf"^[(\[【（]?(?P<letters>{_LETTER_LIST})[)\]】）]?[.。]?$")
+_PLURAL_CUE = r"(?i:(?:correct\s+|right\s+)?(?:answers|options|choices)\s+are)"
+_CUED_LIST = re.compile(
+    rf"(?:{_ZH_CUE}|{_PLURAL_CUE}|{_EN_CUE}){_OPEN}(?:选项|(?i:options?)\s*)?"
+    rf"(?P<letters>{_LETTER_LIST})(?![A-Za-z])"
+)
+_LIST_CORRECT = re.compile(
+    rf"(?<![A-Za-z])(?P<letters>{_LETTER_LIST})(?![A-Za-z])[\s)\].]*"
+    r"(?:(?:项|选项)?\s*(?:都|均)?(?:是)?正确|是对的|(?i:(?:are|is)\s+(?:all\s+)?(?:the\s+)?(?:correct|right)))"
+)
+
+
+def read_letters(reply: str, letters: Iterable[str]) -> LetterReading:
+    """The set of options a reply to a "one or more" question names, as sorted letters ("ABD"), or None
+    with the reason. Rules, first that applies wins: a first line that is only letters ("ABD", "A、B、D");
+    letters an answer cue names ("答案是A和C", "The answers are A, C"); letters said to be right ("A和C正确");
+    else what `read_letter` reads (one letter). Letters that are not all options are not read as a set."""
+    allowed = frozenset(dict(letters) if isinstance(letters, Mapping) else letters)
+    text = _normalise(reply)
+    first = text.split("\n", 1)[0].strip()
+    for found in (_BARE_LIST.match(first), _CUED_LIST.search(text), _LIST_CORRECT.search(text)):
+        named = set(re.findall(r"[A-Z]", found["letters"])) if found else set()
+        if named and named <= allowed:  # "DNA" is a word, not options D, N and A
+            return LetterReading("".join(sorted(named)))
+    return read_letter(reply, letters)
