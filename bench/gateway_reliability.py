@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.keys import KeyFile
+from gateway.keys import KeyTable
 from kgft.contract import Answer, Citation, Cost, Question
 from kgft.results_store import LIVE_RUN, ResultRow, ResultStore
 from kgft.settings import Settings
@@ -191,10 +191,11 @@ def run(requests: int, concurrency: int) -> dict:
     plan = rng.choices([probe for probe, _ in weighted], [weight for _, weight in weighted], k=requests)
     with tempfile.TemporaryDirectory(prefix="kgft-reliability-") as tmp:
         home = Path(tmp)
-        key_file = KeyFile(Settings(home=home).keys_path)
+        results = ResultStore(Settings(home=home).store_url)
+        key_table = KeyTable(results.engine)
         keys = {
-            "good": key_file.create("good", rpm=10**9, budget_usd=Decimal(1000)),
-            "broke": key_file.create("broke", rpm=10**9, budget_usd=SMALL_BUDGET_USD),
+            "good": key_table.create("good", rpm=10**9, budget_usd=Decimal(1000)),
+            "broke": key_table.create("broke", rpm=10**9, budget_usd=SMALL_BUDGET_USD),
             "wrong": "kgft-" + "x" * 43,
         }
         process, base = _start(home)

@@ -190,5 +190,5 @@ class Settings(BaseSettings):
 
     @property
     def keys_path(self) -> Path:
-        """Gateway API keys, stored as sha256 hashes only."""
+        """Where an older kgft kept its gateway keys; the keys table of the results store imports it once."""
         return self.home / "keys.json"
