@@ -14,6 +14,7 @@ import pytest
 
 from eval.datasets import DatasetError, GraphOpener, dataset_names, load_dataset
 from kgft.graph_store import open_graph
+from kgft.letter_answers import allows_several
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from tests.test_graph_questions import ASKABLE, cmekg_source, disease_values, ingested_graph, legal_source
@@ -78,6 +79,10 @@ def test_lexeval_1_1_keeps_multi_answer_gold_as_sorted_letters():
     assert sum(item.multi_answer for item in items) == 286
     assert Counter(item.gold for item in items)["ABCD"] == 53
     assert Counter(item.category for item in items) == {"multi-answer": 286, "single-answer": 214}
+    # An indefinite-answer set: every stem says so, so readers pick sets whatever the gold holds.
+    assert all(allows_several(item.question) for item in items)
+    assert items[0].question.startswith("（不定项选择题）法国于1957年5月30日")
+    assert not any(allows_several(item.question) for item in load_dataset("lexeval-1_2", DATA).items)
 
 
 @needs_data

@@ -22,7 +22,12 @@ Categorize = Callable[[str, dict[str, str], str], str]
 _LAW = re.compile(r"^(?:中华人民共和国)?(.+?)第[零〇一二三四五六七八九十百千]+条")
 
 
-def lexeval_item(row: Row, item_id: str, categorize: Categorize) -> EvalItem:
+# 1_1 is an indefinite-answer set (不定项: 286 of its 500 items have several right letters, and a stem
+# rarely says so), so its stems say it as an exam paper does; readers then pick sets (kgft.letter_answers).
+SEVERAL_MARK = "（不定项选择题）"
+
+
+def lexeval_item(row: Row, item_id: str, categorize: Categorize, *, several: bool = False) -> EvalItem:
     question, answer = row.fields.get("input"), row.fields.get("answer")
     if not isinstance(question, str) or not isinstance(answer, str):
         raise row.error("LexEval rows need string 'input' and 'answer'")
@@ -33,7 +38,8 @@ def lexeval_item(row: Row, item_id: str, categorize: Categorize) -> EvalItem:
     gold = answer_letters(answer)
     if not gold or not set(gold) <= set(options):
         raise row.error(f"answer {answer!r} is not among the options {''.join(options)}")
-    return EvalItem(item_id, stem, gold, "legal", options, categorize(stem, options, gold))
+    asked = f"{SEVERAL_MARK}{stem}" if several else stem
+    return EvalItem(item_id, asked, gold, "legal", options, categorize(stem, options, gold))
 
 
 def answer_count(stem: str, options: dict[str, str], gold: str) -> str:
@@ -67,19 +73,23 @@ class LexEvalSubset:
     name: str
     file: str
     categorize: Categorize
+    several: bool = False  # some items have more than one right option
 
     def load(self, data_dir: Path | None, *, seed: int) -> Dataset:
         path = require_file(require_folder(data_dir, FOLDER, self.name), self.file)
         try:
             rows = read_objects(path)
-            items = [lexeval_item(row, f"{self.name}/{row.number}", self.categorize) for row in rows]
+            items = [
+                lexeval_item(row, f"{self.name}/{row.number}", self.categorize, several=self.several)
+                for row in rows
+            ]
         except SourceError as exc:
             raise DatasetError(str(exc)) from exc
         return Dataset(self.name, items)
 
 
 SUBSETS = (
-    LexEvalSubset("lexeval-1_1", "1_1.json", answer_count),
+    LexEvalSubset("lexeval-1_1", "1_1.json", answer_count, several=True),
     LexEvalSubset("lexeval-1_2", "1_2.json", law_named),
     LexEvalSubset("lexeval-3_1", "3_1.json", case_kind),
 )
