@@ -75,10 +75,8 @@ class LLMReader:
     def read(
         self, question: str, options: Mapping[str, str], facts: Sequence[Fact], history: Sequence[Turn] = ()
     ) -> Reading:
-        # One letter even on a "one or more" question: KGRoute writes a pick's text as options[choice],
-        # which has no entry for "ABD" (kgft.option_scoring.choice_text has).
         messages = build_messages(question, facts, history)
-        pick = pick_option(self.backend, messages, options, self.mode, several=False)
+        pick = pick_option(self.backend, messages, options, self.mode)  # several letters where asked
         return Reading(
             choice=pick.choice,
             scores=pick.scores,

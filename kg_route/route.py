@@ -20,6 +20,7 @@ from kgft.backends.base import generate_args
 from kgft.builds import Build
 from kgft.contract import Answer, Citation, Cost, OnText, Question, Timings, Usage
 from kgft.errors import KgftError
+from kgft.option_scoring import choice_text
 from kgft.pricing import PriceBook, combine
 from kgft.projects import graph_config
 from kgft.settings import Settings
@@ -147,7 +148,7 @@ class KGRoute:
             model, reading_ms = self.backend.model, generation.generation_ms
         abstained = reading.choice is None
         return Answer(
-            text="" if reading.choice is None else f"{reading.choice}. {options[reading.choice]}",
+            text="" if reading.choice is None else choice_text(reading.choice, options),
             choice=reading.choice,
             route=self.name,
             model=model,

@@ -9,7 +9,9 @@ import pytest
 from eval.items import EvalItem
 from eval.metrics import score_answer
 from kg_route.facts import Fact
-from kg_route.readers import LLMReader
+from kg_route.linking import Link
+from kg_route.retrieval import Retrieval
+from kg_route.route import KGRoute
 from kgft.backends import create_backend
 from kgft.backends.base import ChatMessage, Scoring
 from kgft.contract import Question
@@ -110,9 +112,26 @@ def test_the_llm_route_answers_a_multi_answer_item_and_it_is_scored_as_an_exact_
     assert score_answer(subset, answer.choice, answer.text, answer.abstained).correct is False
 
 
-def test_the_kg_reader_still_picks_one_letter_until_the_kg_route_writes_several():
-    reading = LLMReader(ChatOnly("ABD"), "generate").read(SEVERAL, OPTIONS, [Fact("f", "中止", "刑法")])
-    assert reading.choice is None  # "ABD" is not one letter: no pick, never a guess
+class _OneFactRetriever:
+    """The graph's side of the KG route in a unit test: one linked law, one fact."""
+
+    store = type("Store", (), {"url": "ladybug:/unused"})()
+
+    def retrieve(self, question: str, as_of: object = None) -> Retrieval:
+        link = Link("law:x", "Law", "刑法", 0, 2, "name", 1.0)
+        return Retrieval([link], [Fact("f", "犯罪中止可以发生在预备和实行阶段", "刑法")], 0.1)
+
+
+def test_the_kg_route_answers_several_letters_where_the_question_allows_them():
+    route = KGRoute(_OneFactRetriever(), Settings(), PRICES, reader="llm")  # type: ignore[arg-type]
+    route.backend = ChatOnly("A、B、D")  # type: ignore[misc]
+    settings_generate = route.settings.model_copy(update={"mcq_mode": "generate"})
+    route.settings = settings_generate
+
+    answer = route.answer(Question(id="q", text=SEVERAL, domain="legal", options=OPTIONS))
+
+    assert answer.choice == "ABD" and not answer.abstained
+    assert answer.text == "A. 犯罪的预备阶段；B. 犯罪的实行阶段；D. 犯罪行为已经实行完毕的情况下"
 
 
 @pytest.fixture(scope="module")
