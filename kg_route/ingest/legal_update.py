@@ -14,15 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kg_route.ingest.law_versions import LawVersion
-from kg_route.ingest.legal import LegalBuilder, law_node_id, read_legal
-from kg_route.ingest.runner import BATCH_ROWS, IngestSourceError, IngestSummary, Plan, Source, ingest
+from kg_route.ingest.legal import LegalBuilder, law_node_id, read_legal, statute_source
+from kg_route.ingest.runner import BATCH_ROWS, IngestSummary, Plan, Source, ingest
 from kg_route.statute_reads import law_articles, laws
 from kgft.errors import KgftError
 from kgft.graph_store import GraphStore
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
-from kgft.sources import SourceError
-from kgft.sources.statutes import Record, read_statutes, statute_files
+from kgft.sources.statutes import Record, read_statutes
 
 
 class LawUpdateError(KgftError):
@@ -73,10 +72,7 @@ def update_legal(
     batch_rows: int = BATCH_ROWS,
 ) -> IngestSummary:
     """Apply the versions in `source` to the statute graph; ledgered as a kg_update of the legal graph."""
-    try:
-        files = statute_files(source)
-    except SourceError as exc:
-        raise IngestSourceError(str(exc)) from exc
+    files = statute_source(source)
     return ingest(
         store,
         Source("legal", str(source), files, kind="kg_update", verb="update"),
