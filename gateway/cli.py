@@ -65,8 +65,8 @@ def keys_create(
 def keys_list(ctx: typer.Context) -> None:
     """Names, limits and creation dates; never the keys themselves."""
     context: Context = ctx.obj
-    with _key_table(context.settings) as table:
-        keys = table.load()
+    with _key_table(context.settings) as key_table:
+        keys = key_table.load()
     if not keys:
         err.print("no keys yet; create one with `kgft keys create NAME`", highlight=False)
         return
