@@ -29,6 +29,7 @@ from eval.freshness_report import Phase, RouteFreshness, Update, route_freshness
 from kgft.cli_context import Context, err
 from kgft.contract import Route
 from kgft.errors import KgftError
+from kgft.graph_store import NodeRow
 from kgft.ledger import Ledger
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -82,9 +83,10 @@ def run_freshness(
     split = split_statutes(statute_files(None))
     (out / "phases").mkdir(parents=True, exist_ok=True)
     rows = _rows(split.old_laws + split.new_laws, split)
-    items = freshness_items(plan_legal(*rows).nodes, changed, unchanged, seed)
+    nodes = plan_legal(*rows).nodes
+    items = freshness_items(nodes, changed, unchanged, seed)
     kg = _kg(out, settings, prices, split, items)
-    ft = _ft(out, settings, prices, split, items)
+    ft = _ft(out, settings, prices, {node.id: node for node in nodes}, items)
     return write_report(out, items, [kg, ft])
 
 
@@ -170,19 +172,20 @@ def _kg(
 
 
 def _ft(
-    out: Path, settings: Settings, prices: PriceBook, split: StatuteSplit, items: list[FreshnessItem]
+    out: Path, settings: Settings, prices: PriceBook, nodes: dict[str, NodeRow], items: list[FreshnessItem]
 ) -> RouteFreshness:
+    """`nodes`: the planned graph of every version, by id: the texts the FT route learns."""
     from ft_route.records import SFTExample, write_examples
     from ft_route.serve.factory import build_route
     from ft_route.train import resolve, train
 
-    texts = _article_texts(split)
     old_dir, new_dir = out / "ft-old", out / "ft-new"
 
     def recite(article_id: str, law_name: str) -> SFTExample:
-        row, law = texts[article_id]
-        prompt = article_question(date.fromisoformat(_starts(law)), law_name, row["article_no"])
-        response = "".join(row["article_text"].split())[:RECITED_CHARS]
+        article = nodes[article_id]
+        props = json.loads(article.props)
+        prompt = article_question(date.fromisoformat(props["valid_from"]), law_name, props["number_zh"])
+        response = "".join(article.text.split())[:RECITED_CHARS]
         return SFTExample(f"fresh:{article_id}", prompt, response, "legal", law_name, f"kg:{article_id}")
 
     def run(data: list[SFTExample], folder: Path, init: Path | None) -> Update:
@@ -213,19 +216,6 @@ def _ft(
         lambda: run(new_data, new_dir, old_dir),
         route(new_dir),
     )
-
-
-def _article_texts(split: StatuteSplit) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Article node id → (its row, its law's row), ids as ingest gives them."""
-    from kg_route.ingest.legal import ArticleRow, article_key
-
-    laws = {law["law_id"]: law for law in split.old_laws + split.new_laws}
-    found = {}
-    for law_id, rows in split.articles.items():
-        for row in rows:
-            key = article_key(ArticleRow.model_validate(row))
-            found.setdefault(f"article:{law_id}:{key}", (row, laws[law_id]))
-    return found
 
 
 def _phases(
