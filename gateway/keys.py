@@ -128,12 +128,18 @@ class KeyRing:
         self._table = keys
         self._by_hash = self._read()
         self._checked_at = time.monotonic()
+        # Misses are throttled by the last miss's read, not by the periodic one: a key created just
+        # after a periodic read must still work on its first request.
+        self._missed_at = float("-inf")
 
     def find(self, key: str) -> ApiKey | None:
         digest = hash_key(key)
-        age_s = time.monotonic() - self._checked_at
-        if age_s >= _RELOAD_EVERY_S or (digest not in self._by_hash and age_s >= _RELOAD_ON_MISS_S):
-            self._checked_at = time.monotonic()
+        now = time.monotonic()
+        look_again = digest not in self._by_hash and now - self._missed_at >= _RELOAD_ON_MISS_S
+        if look_again:
+            self._missed_at = now
+        if look_again or now - self._checked_at >= _RELOAD_EVERY_S:
+            self._checked_at = now
             # With the database away, the keys last read stand: the counters refuse with 503 anyway.
             with contextlib.suppress(KgftError):
                 self._by_hash = self._read()
