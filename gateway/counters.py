@@ -32,13 +32,11 @@ class StateUnavailable(KgftError):
 
 
 class Counters(Protocol):
-    blocking: bool  # True: calls wait on the database, so the caller runs them off the event loop
-
-    def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
+    async def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
         """Counts one request; with an estimate, also holds it against this month's budget.
         Raises RateLimited, OverBudget or StateUnavailable."""
 
-    def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
+    async def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
         """A hold that is not refused (a fallback after an admitted call failed)."""
 
     def settle(self, hold: Hold, charged_usd: Decimal) -> None:
@@ -54,8 +52,6 @@ class Counters(Protocol):
 
 class LocalCounters:
     """Counters in memory; spend is read from the spend table at start and written back as it settles."""
-
-    blocking = False
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
@@ -76,7 +72,7 @@ class LocalCounters:
     def close(self) -> None:
         self._writer.close()
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
+    async def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
         wait_s = self._rates.wait_s(key.name, key.rpm, time.time())
         if wait_s > 0:
             raise RateLimited(wait_s)
@@ -84,7 +80,7 @@ class LocalCounters:
             return None
         return self._budgets.reserve(key.name, month_of(datetime.now(UTC)), key.budget_usd, estimate_usd)
 
-    def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
+    async def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
         return self._budgets.extend(key.name, month_of(datetime.now(UTC)), estimate_usd)
 
     def settle(self, hold: Hold, charged_usd: Decimal) -> None:

@@ -1,4 +1,5 @@
-"""Calling routes: sync route code runs in worker threads so the event loop stays free, with a timeout.
+"""Calling routes: sync route code runs in worker threads so the event loop stays free, with a timeout;
+a route that can answer a question on the loop (AsyncRoute: a model behind HTTP) does so there.
 
 Each route takes a bounded number of calls at once (`default_concurrency` unless configured) and lets a
 bounded number wait (`queue`); a call past that is refused at once as busy (503 with retry-after)
@@ -15,14 +16,15 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway.route_table import RouteTable, RouteUnavailable
-from kgft.contract import Answer, OnText, Question, Route, StreamingRoute
+from kgft.contract import Answer, AsyncRoute, OnText, Question, Route, StreamingRoute
 from kgft.errors import ContextLengthError, KgftError
 
 log = logging.getLogger("kgft.gateway")
@@ -104,6 +106,8 @@ class Dispatcher:
         self._seconds = dict.fromkeys(table.names, 1.0)  # a recent call's length, for retry-after
         self._load_lock = threading.Lock()
         self._running: set[Future[Call]] = set()  # route calls in the pool, abandoned ones included
+        self._tasks: set[asyncio.Future[Call]] = set()  # route calls on the event loop, the same
+        self._async_routes: weakref.WeakKeyDictionary[Route, bool] = weakref.WeakKeyDictionary()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kgft-route")
         self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="kgft-shadow")
         self._shadow_limit = shadow_queue
@@ -125,8 +129,17 @@ class Dispatcher:
         if name in self._inline:
             return self._answer(route, question, None)
         self._enter(name)
-        abandoned = threading.Event()
         started = time.perf_counter()
+        # A free slot: the call runs on this loop. None free: it waits for one in the pool, as sync
+        # calls do, so one gate counts both kinds.
+        if (
+            relay is None
+            and self._on_loop(route)
+            and route.answers_async(question)
+            and self._gates[name].acquire(blocking=False)
+        ):
+            return await self._call_on_loop(route, name, question, timeout_s, late, started)
+        abandoned = threading.Event()
         try:
             running = self._pool.submit(self._gated, route, name, question, abandoned, relay)
             with self._load_lock:
@@ -155,6 +168,48 @@ class Dispatcher:
             if relay is not None:
                 relay.close()
         return replace(call, waited_s=time.perf_counter() - started)
+
+    async def _call_on_loop(
+        self,
+        route: AsyncRoute,
+        name: str,
+        question: Question,
+        timeout_s: float,
+        late: LateDone | None,
+        started: float,
+    ) -> Call:
+        task = asyncio.ensure_future(self._answer_on_loop(route, name, question))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(timeout_s):
+                # shield: as in the pool, a timed-out call runs to its end, so `late` can charge it
+                call = await asyncio.shield(task)
+        except TimeoutError as exc:
+            task.add_done_callback(_seen)
+            if late is not None:
+                task.add_done_callback(partial(_report_late, late, name, started))
+            raise RouteFailure(
+                name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
+            ) from exc
+        except RouteFailure as exc:
+            exc.seconds = time.perf_counter() - started
+            raise
+        return replace(call, waited_s=time.perf_counter() - started)
+
+    async def _answer_on_loop(self, route: AsyncRoute, name: str, question: Question) -> Call:
+        """Holds the slot the caller took until the call ends, like `_gated` in the pool."""
+        started = time.perf_counter()
+        seconds = None
+        try:
+            answer = await route.answer_async(question)
+            seconds = time.perf_counter() - started
+            return Call(answer, seconds, seconds)
+        except Exception as exc:
+            raise _failure(name, exc, time.perf_counter() - started) from exc
+        finally:
+            self._gates[name].release()
+            self._leave(name, seconds)
 
     def load(self, name: str) -> int:
         """Calls on the route now: running (timed-out ones included) or waiting for a slot."""
@@ -203,7 +258,11 @@ class Dispatcher:
         with self._load_lock:
             calls = list(self._running)
         pending: list[Future[Any]] = [*shadows, *calls]
+        deadline = time.monotonic() + timeout_s
         wait(pending, timeout_s)
+        # Calls on the loop end there while this runs in a thread (the gateway's lifespan).
+        while any(not task.done() for task in list(self._tasks)) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def _forget_call(self, future: Future[Call]) -> None:
         with self._load_lock:
@@ -212,6 +271,13 @@ class Dispatcher:
     def _forget_shadow(self, future: Future[None]) -> None:
         with self._shadow_lock:
             self._shadows.discard(future)
+
+    def _on_loop(self, route: Route) -> TypeGuard[AsyncRoute]:
+        """Whether the route can answer on the loop; remembered, as a runtime protocol check is slow."""
+        known = self._async_routes.get(route)
+        if known is None:
+            known = self._async_routes[route] = isinstance(route, AsyncRoute)
+        return known
 
     def _route(self, name: str) -> Route:
         try:
@@ -269,7 +335,9 @@ def _seen(waiting: asyncio.Future[Call]) -> None:
         waiting.exception()
 
 
-def _report_late(late: LateDone, name: str, started: float, running: Future[Call]) -> None:
+def _report_late(
+    late: LateDone, name: str, started: float, running: Future[Call] | asyncio.Future[Call]
+) -> None:
     """Tells `late` how a timed-out call ended; a failing callback is logged, never raised in the pool."""
     try:
         error = running.exception()

@@ -16,8 +16,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import anyio
-
 from gateway.budget import CHARGED, CostEstimator, Hold, OverBudget, charge_for
 from gateway.counters import Counters, RateLimited, StateUnavailable
 from gateway.dispatch import Call, Dispatcher, RouteFailure, TextRelay
@@ -165,9 +163,7 @@ class Gateway:
             return None
         estimate = None if plan is None or question is None else self.estimator.estimate(plan.route, question)
         try:
-            if self.counters.blocking:
-                return await anyio.to_thread.run_sync(self.counters.admit, key, estimate)
-            return self.counters.admit(key, estimate)
+            return await self.counters.admit(key, estimate)
         except RateLimited as limited:
             retry = max(1, math.ceil(limited.wait_s))
             raise ApiError(
@@ -295,9 +291,7 @@ class Gateway:
     async def _fallback_hold(self, key: ApiKey, route: str, question: Question) -> Hold:
         estimate = self.estimator.estimate(route, question)
         try:
-            if self.counters.blocking:
-                return await anyio.to_thread.run_sync(self.counters.extend, key, estimate)
-            return self.counters.extend(key, estimate)
+            return await self.counters.extend(key, estimate)
         except StateUnavailable as away:
             raise _state_error(away) from away
 

@@ -1,14 +1,14 @@
 """Counters in the results database (PostgreSQL), so every worker and host enforces one limit per key.
 
 Time is the database's clock (`clock_timestamp()`), never a host's, so skew between hosts cannot
-stretch or shrink a window or move a month. One round trip per request (kgft_gateway_admit): a
-per-key advisory lock (requests of one key queue, other keys' do not), the sliding window's count and
-hit, then the budget hold. Settling goes through the background SpendWriter.
+stretch or shrink a window or move a month. One round trip per request (kgft_gateway_admit), made on
+the event loop: a per-key advisory lock (requests of one key queue, other keys' do not), the sliding
+window's count and hit, then the budget hold. Settling goes through the background SpendWriter.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import threading
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,8 @@ _NO_LIMIT_PUSD = 2**62
 # holds, which a limit can afford.
 _CONNECT: dict[str, Any] = {"connect_timeout": 2, "options": "-c synchronous_commit=off"}
 _ADMIT_CONNECT: dict[str, Any] = _CONNECT | {"autocommit": True}
+# Per worker: admissions beyond this wait for a connection (a key's requests queue on its lock anyway).
+ADMIT_CONNECTIONS = 8
 
 # One round trip per request: the lock, the window's count and hit, and the hold run in one function
 # call, in its own transaction. In READ COMMITTED each statement inside sees what others committed
@@ -110,7 +112,8 @@ _FORGET_OLD_SECONDS = sa.text(
 
 
 class SharedCounters:
-    blocking = True
+    """Admission runs on the caller's event loop (psycopg's async connections): no thread hop per
+    request, and at most ADMIT_CONNECTIONS connections per worker however many requests wait."""
 
     def __init__(self, url: str):
         if not url.startswith("postgresql"):
@@ -123,7 +126,8 @@ class SharedCounters:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7230116)"))
             connection.exec_driver_sql(_ADMIT_FUNCTION)
         self._conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
+        self._pools_lock = threading.Lock()
         self._writer = SpendWriter(self.engine, housekeeping=_forget_old_seconds)
         self._settle_lock = threading.Lock()
 
@@ -132,11 +136,13 @@ class SharedCounters:
 
     def close(self) -> None:
         self._writer.close()
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
         self.engine.dispose()
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
+    async def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
         params: dict[str, Any] = {
             "key": key.name,
             "rpm": key.rpm,
@@ -144,7 +150,7 @@ class SharedCounters:
             "est": None if estimate_usd is None else to_pusd(estimate_usd),
             "budget": min(to_pusd(key.budget_usd), _NO_LIMIT_PUSD),
         }
-        wait_s, month, spent, held = self._call(_ADMIT, params)
+        wait_s, month, spent, held = await self._call(_ADMIT, params)
         if wait_s > 0:
             raise RateLimited(wait_s)
         if estimate_usd is None:
@@ -153,8 +159,8 @@ class SharedCounters:
             raise OverBudget(month, from_pusd(spent), from_pusd(held), estimate_usd)
         return Hold(key.name, month, estimate_usd)
 
-    def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
-        (month,) = self._call(_EXTEND, {"key": key.name, "est": to_pusd(estimate_usd)})
+    async def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
+        (month,) = await self._call(_EXTEND, {"key": key.name, "est": to_pusd(estimate_usd)})
         return Hold(key.name, month, estimate_usd)
 
     def settle(self, hold: Hold, charged_usd: Decimal) -> None:
@@ -167,24 +173,24 @@ class SharedCounters:
     def standing(self, name: str) -> tuple[str, Decimal, Decimal]:
         return key_standing(self.engine, name)
 
-    def _call(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-        """One autocommit statement on an idle connection of our own (SQLAlchemy's pool costs more per
-        checkout than the statement); a connection that failed is dropped, not reused."""
+    async def _call(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
+        """One autocommit statement (SQLAlchemy's execution path costs as much as the statement)."""
         try:
-            connection = self._idle.get_nowait()
-        except queue.Empty:
-            try:
-                connection = psycopg.connect(self._conninfo, **_ADMIT_CONNECT)
-            except psycopg.Error as exc:
-                raise self._unavailable(exc) from exc
-        try:
-            row = connection.execute(sql, params, prepare=True).fetchone()
+            row = await self._pool().fetch_one(sql, params)
         except psycopg.Error as exc:
-            connection.close()
             raise self._unavailable(exc) from exc
-        self._idle.put(connection)
         assert row is not None
         return tuple(row)
+
+    def _pool(self) -> _LoopConnections:
+        loop = asyncio.get_running_loop()
+        with self._pools_lock:
+            pool = self._pools.get(loop)
+            if pool is None:
+                for gone in [other for other in self._pools if other.is_closed()]:
+                    self._pools.pop(gone).close()
+                pool = self._pools[loop] = _LoopConnections(self._conninfo)
+            return pool
 
     def pending_spend(self) -> int:
         return self._writer.pending()
@@ -193,6 +199,36 @@ class SharedCounters:
         return StateUnavailable(
             f"the gateway's shared counters (PostgreSQL at {self._where}) did not answer: {first_line(exc)}"
         )
+
+
+class _LoopConnections:
+    """Idle async connections of one event loop; a connection whose statement failed or was cancelled
+    is closed, never reused (its state is unknown)."""
+
+    def __init__(self, conninfo: str):
+        self._conninfo = conninfo
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._free = asyncio.Semaphore(ADMIT_CONNECTIONS)
+
+    async def fetch_one(self, sql: str, params: dict[str, Any]) -> Any:
+        async with self._free:
+            connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                connection = await psycopg.AsyncConnection.connect(self._conninfo, **_ADMIT_CONNECT)
+            try:
+                cursor = await connection.execute(sql, params, prepare=True)
+                row = await cursor.fetchone()
+            except BaseException:
+                connection.pgconn.finish()
+                raise
+            self._idle.append(connection)
+            return row
+
+    def close(self) -> None:
+        """From any thread: libpq's own close needs no event loop."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.pgconn.finish()
 
 
 def key_standing(engine: sa.Engine, name: str) -> tuple[str, Decimal, Decimal]:

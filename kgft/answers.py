@@ -6,7 +6,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, conversation, generate_args
+from kgft.backends.base import (
+    AsyncLLMBackend,
+    ChatMessage,
+    Generation,
+    LLMBackend,
+    OnText,
+    conversation,
+    generate_args,
+)
 from kgft.contract import Answer, Citation, Question, Timings, Usage
 from kgft.errors import KgftError
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
@@ -67,6 +75,22 @@ def answer_alone(
         )
         return stream_whole(answer, on_text)
     generation = backend.generate(messages, **generate_args(question.params, max_tokens), on_text=on_text)
+    return answer_from_generation(
+        generation,
+        route=route,
+        backend=backend,
+        prices=prices,
+        total_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+async def answer_alone_async(
+    backend: AsyncLLMBackend, question: Question, prices: PriceBook, *, route: str, max_tokens: int
+) -> Answer:
+    """`answer_alone` for an open question, on the event loop (options need scoring, which is sync)."""
+    started = time.perf_counter()
+    messages = conversation((), question.history, question.text)
+    generation = await backend.generate_async(messages, **generate_args(question.params, max_tokens))
     return answer_from_generation(
         generation,
         route=route,

@@ -142,6 +142,20 @@ class Route(Protocol):
 
 
 @runtime_checkable
+class AsyncRoute(Route, Protocol):
+    """A route that can answer some questions on the caller's event loop (a model behind HTTP), so a
+    gateway holds no thread while the model works."""
+
+    def answers_async(self, question: Question) -> bool:
+        """Whether `answer_async` can take this question; the others go to `answer` as usual."""
+        ...
+
+    async def answer_async(self, question: Question) -> Answer:
+        """The same Answer as `answer`."""
+        ...
+
+
+@runtime_checkable
 class StreamingRoute(Route, Protocol):
     """A route that can pass its answer's text on as it is written, so a client sees the first words early."""
 

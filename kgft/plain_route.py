@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kgft.answers import answer_alone
+from kgft.answers import answer_alone, answer_alone_async
 from kgft.backends import create_backend
-from kgft.backends.base import LLMBackend
+from kgft.backends.base import AsyncLLMBackend, LLMBackend
 from kgft.contract import Answer, OnText, Question
+from kgft.errors import UnsupportedError
 from kgft.option_scoring import McqMode
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
@@ -26,12 +27,24 @@ class PlainRoute:
         self, backend: LLMBackend, prices: PriceBook, *, max_tokens: int, mcq_mode: McqMode = "auto"
     ):
         self.backend = backend
+        # Checked once: a runtime protocol check per request costs more than the rest of the routing.
+        self._loop_backend = backend if isinstance(backend, AsyncLLMBackend) else None
         self.prices = prices
         self.max_tokens = max_tokens
         self.mcq_mode: McqMode = mcq_mode
 
     def answer(self, question: Question) -> Answer:
         return self._answer(question, None)
+
+    def answers_async(self, question: Question) -> bool:
+        return self._loop_backend is not None and not question.options
+
+    async def answer_async(self, question: Question) -> Answer:
+        if self._loop_backend is None:
+            raise UnsupportedError(f"backend {self.backend.spec} cannot generate on an event loop")
+        return await answer_alone_async(
+            self._loop_backend, question, self.prices, route=self.name, max_tokens=self.max_tokens
+        )
 
     def answer_streaming(self, question: Question, on_text: OnText) -> Answer:
         return self._answer(question, on_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -37,36 +38,67 @@ class FakeRoute:
         self._lock = threading.Lock()
 
     def answer(self, question: Question) -> Answer:
+        self._arrive(question)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            return self._reply(question)
+        finally:
+            self._leave()
+
+    def _arrive(self, question: Question) -> None:
         with self._lock:
             self.questions.append(question)
             self._active += 1
             self.most_at_once = max(self.most_at_once, self._active)
-        try:
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            if self.error is not None:
-                raise self.error
-            return Answer(
-                text=f"{self.name} says: {question.text}",
-                choice=next(iter(question.options)) if question.options else None,
-                route=self.name,
-                model=f"{self.name}-model",
-                citations=[
-                    Citation(
-                        id="article:232",
-                        text="故意杀人的，处死刑……",
-                        source="中华人民共和国刑法 第二百三十二条",
-                    )
-                ],
-                usage=Usage(prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS),
-                cost=Cost(runtime_usd=self.cost_usd, basis=f"fixed ${self.cost_usd}", priced=True),
-            )
-        finally:
-            with self._lock:
-                self._active -= 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def _reply(self, question: Question) -> Answer:
+        if self.error is not None:
+            raise self.error
+        return Answer(
+            text=f"{self.name} says: {question.text}",
+            choice=next(iter(question.options)) if question.options else None,
+            route=self.name,
+            model=f"{self.name}-model",
+            citations=[
+                Citation(
+                    id="article:232",
+                    text="故意杀人的，处死刑……",
+                    source="中华人民共和国刑法 第二百三十二条",
+                )
+            ],
+            usage=Usage(prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS),
+            cost=Cost(runtime_usd=self.cost_usd, basis=f"fixed ${self.cost_usd}", priced=True),
+        )
 
     def answer_batch(self, questions: Sequence[Question]) -> list[Answer]:
         return [self.answer(question) for question in questions]
+
+
+class AsyncFakeRoute(FakeRoute):
+    """Answers open questions on the event loop, as the llm route over an HTTP model does; questions
+    with options go to `answer` in a thread. `threads` names the thread each async answer ran on."""
+
+    def __init__(self, name: str, cost_usd: str = "0.000125", **kwargs: Any):
+        super().__init__(name, cost_usd, **kwargs)
+        self.threads: list[str] = []
+
+    def answers_async(self, question: Question) -> bool:
+        return not question.options
+
+    async def answer_async(self, question: Question) -> Answer:
+        self.threads.append(threading.current_thread().name)
+        self._arrive(question)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            return self._reply(question)
+        finally:
+            self._leave()
 
 
 class StreamingFakeRoute(FakeRoute):

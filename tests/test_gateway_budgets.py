@@ -7,12 +7,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 
 from kgft.contract import Answer, Question
 from kgft.pricing import PriceBook, unpriced
 from kgft.results_store import LIVE_RUN
-from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_app
+from tests.gateway_fakes import COMPLETION_TOKENS, AsyncFakeRoute, FakeRoute, chat_body, make_app
 from tests.gateway_keys import key_table
 
 ASK = chat_body(max_tokens=COMPLETION_TOKENS)
@@ -27,11 +28,17 @@ class UnpricedRoute(FakeRoute):
         return super().answer(question).model_copy(update={"cost": unpriced("no rate for this GPU")})
 
 
-def test_a_burst_cannot_spend_past_the_budget(tmp_path):
+# Each test of slots and holds runs on a route answering in the gateway's threads and on one answering
+# on its event loop (an HTTP model): the gate, the holds and late charging must not depend on which.
+ROUTE_KINDS = pytest.mark.parametrize("route_kind", [FakeRoute, AsyncFakeRoute], ids=["thread", "loop"])
+
+
+@ROUTE_KINDS
+def test_a_burst_cannot_spend_past_the_budget(tmp_path, route_kind):
     keys = key_table(tmp_path)
     warm = keys.create("warm", 1000, Decimal(1))
     tight = keys.create("tight", 1000, Decimal("0.0005"))
-    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002", delay_s=0.3)}, gateway_auth=True,
+    app, _ = make_app(tmp_path, {"kg": route_kind("kg", "0.0002", delay_s=0.3)}, gateway_auth=True,
                       gateway_default_concurrency=8)  # fmt: skip
     with TestClient(app) as client:
         assert client.post("/v1/chat/completions", json=ASK, headers=bearer(warm)).status_code == 200
@@ -58,9 +65,10 @@ def test_an_unpriced_answer_is_charged_its_hold_not_zero(tmp_path):
     assert Decimal(row.meta["charged_usd"]) == ceiling * 100
 
 
-def test_a_timed_out_call_keeps_its_hold_and_is_charged_and_logged_when_it_ends(tmp_path):
+@ROUTE_KINDS
+def test_a_timed_out_call_keeps_its_hold_and_is_charged_and_logged_when_it_ends(tmp_path, route_kind):
     key = key_table(tmp_path).create("app", 1000, Decimal(1))
-    app, store = make_app(tmp_path, {"kg": FakeRoute("kg", "0.0002", delay_s=0.6)}, gateway_auth=True,
+    app, store = make_app(tmp_path, {"kg": route_kind("kg", "0.0002", delay_s=0.6)}, gateway_auth=True,
                           gateway_route_timeout_s=0.2)  # fmt: skip
     with TestClient(app) as client:
         response = client.post("/v1/chat/completions", json=ASK, headers=bearer(key))
@@ -76,8 +84,9 @@ def test_a_timed_out_call_keeps_its_hold_and_is_charged_and_logged_when_it_ends(
     assert "within 0.2 s" in row.error and "answered after 0.6" in row.error
 
 
-def test_a_full_route_answers_503_with_retry_after_instead_of_queueing(tmp_path):
-    slow = FakeRoute("kg", delay_s=0.4)
+@ROUTE_KINDS
+def test_a_full_route_answers_503_with_retry_after_instead_of_queueing(tmp_path, route_kind):
+    slow = route_kind("kg", delay_s=0.4)
     app, _ = make_app(tmp_path, {"kg": slow}, gateway_default_concurrency=1, gateway_route_queue=1)
     barrier = threading.Barrier(4)
 
@@ -92,6 +101,26 @@ def test_a_full_route_answers_503_with_retry_after_instead_of_queueing(tmp_path)
     busy = [outcome for outcome in outcomes if outcome[0] == 503]
     assert all(int(retry) >= 1 and "route_busy" in text for _, retry, text in busy)
     assert slow.most_at_once == 1
+
+
+def test_a_route_answering_on_the_loop_shares_one_gate_with_its_threaded_calls(tmp_path):
+    route = AsyncFakeRoute("kg", delay_s=0.3)
+    app, store = make_app(tmp_path, {"kg": route}, gateway_default_concurrency=1, gateway_route_queue=4)
+    mcq = chat_body("下列哪项正确？A. 甲 B. 乙")  # options: scored in a thread
+    barrier = threading.Barrier(4)
+
+    def ask(body: dict) -> int:
+        barrier.wait()
+        return client.post("/v1/chat/completions", json=body).status_code
+
+    with TestClient(app) as client, ThreadPoolExecutor(4) as pool:
+        assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+        codes = list(pool.map(ask, [chat_body(), mcq, chat_body(), mcq]))
+    assert codes == [200] * 4
+    assert route.most_at_once == 1  # one slot, whichever way each call ran
+    # An open question that finds the slot free runs on the event loop, not in a route thread.
+    assert route.threads and not any(name.startswith("kgft-route") for name in route.threads)
+    assert len(store.rows(LIVE_RUN)) == 5
 
 
 def test_without_a_user_an_experiment_sticks_to_the_api_key(tmp_path):

@@ -214,12 +214,12 @@ def test_a_host_whose_clock_is_a_month_ahead_counts_in_the_same_window(postgres,
     key = ApiKey(name, "-", rpm=3, budget_usd=Decimal(1), created="-")
     here, skewed = SharedCounters(POSTGRES_URL), SharedCounters(POSTGRES_URL)
     try:
-        first = here.admit(key, Decimal("0.01"))
+        first = asyncio.run(here.admit(key, Decimal("0.01")))
         real_time = time.time
         monkeypatch.setattr(time, "time", lambda: real_time() + 40 * 86400)
-        later = [skewed.admit(key, Decimal("0.01")) for _ in range(2)]
+        later = [asyncio.run(skewed.admit(key, Decimal("0.01"))) for _ in range(2)]
         with pytest.raises(RateLimited) as limited:
-            skewed.admit(key, Decimal("0.01"))
+            asyncio.run(skewed.admit(key, Decimal("0.01")))
     finally:
         here.close()
         skewed.close()
@@ -233,9 +233,9 @@ def test_a_budget_refusal_says_what_every_host_holds(postgres):
     key = ApiKey(name, "-", rpm=100, budget_usd=Decimal("0.03"), created="-")
     one, other = SharedCounters(POSTGRES_URL), SharedCounters(POSTGRES_URL)
     try:
-        hold = one.admit(key, Decimal("0.02"))
+        hold = asyncio.run(one.admit(key, Decimal("0.02")))
         with pytest.raises(OverBudget) as over:
-            other.admit(key, Decimal("0.02"))
+            asyncio.run(other.admit(key, Decimal("0.02")))
         assert hold is not None
         one.settle(hold, Decimal("0.005"))
     finally:

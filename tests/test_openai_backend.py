@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kgft.backends import ChatMessage, create_backend
-from kgft.backends.base import LLMBackend
+from kgft.backends.base import AsyncGenerating, LLMBackend
 from kgft.contract import Question
 from kgft.errors import BackendUnavailableError, UnsupportedError
 from kgft.letter_answers import MAX_REPLY_TOKENS
@@ -97,6 +98,19 @@ def test_streamed_pieces_join_to_the_text_and_time_the_first_token(smollm2):
     assert generation.prompt_tokens > 20
 
 
+def test_on_an_event_loop_the_answer_is_the_one_a_thread_gets(smollm2):
+    threaded = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS)
+    assert isinstance(smollm2, AsyncGenerating)
+    on_loop = asyncio.run(smollm2.generate_async(QUESTION, max_tokens=MAX_TOKENS))
+    again = asyncio.run(smollm2.generate_async(QUESTION, max_tokens=MAX_TOKENS))  # a second loop
+    assert on_loop.text == threaded.text == again.text  # temperature 0
+    assert (on_loop.prompt_tokens, on_loop.completion_tokens) == (
+        threaded.prompt_tokens,
+        threaded.completion_tokens,
+    )
+    assert on_loop.first_token_ms is None and on_loop.generation_ms > 0
+
+
 def test_a_stop_string_ends_the_answer_early(smollm2):
     free = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS)
     stop = free.text.split()[1]  # temperature 0 is greedy: the same answer would reach this word again
@@ -148,6 +162,14 @@ def test_a_server_that_is_down_names_its_url(tmp_path):
     assert message == f"cannot reach {base_url}: connection refused"
     with pytest.raises(BackendUnavailableError, match="cannot reach"):
         backend.generate(QUESTION, max_tokens=4, on_text=print)
+    with pytest.raises(BackendUnavailableError) as on_loop:
+        asyncio.run(_generate_on_loop(backend))
+    assert str(on_loop.value) == message
+
+
+async def _generate_on_loop(backend: LLMBackend) -> None:
+    assert isinstance(backend, AsyncGenerating)
+    await backend.generate_async(QUESTION, max_tokens=4)
 
 
 def test_an_answer_without_usage_is_refused(scripted, tmp_path):
@@ -157,6 +179,8 @@ def test_an_answer_without_usage_is_refused(scripted, tmp_path):
     backend = _backend(scripted(200, completion), tmp_path)
     with pytest.raises(BackendUnavailableError, match="no token usage for model 'some-model'"):
         backend.generate(QUESTION, max_tokens=4)
+    with pytest.raises(BackendUnavailableError, match="no token usage for model 'some-model'"):
+        asyncio.run(_generate_on_loop(backend))
 
 
 def test_a_rejected_key_says_so_in_one_line(scripted, tmp_path):
@@ -171,6 +195,9 @@ def test_a_rejected_key_says_so_in_one_line(scripted, tmp_path):
     assert "OPENAI_API_KEY" in message
     assert "sk-wrong" not in message
     assert "\n" not in message
+    with pytest.raises(BackendUnavailableError) as on_loop:
+        asyncio.run(_generate_on_loop(backend))
+    assert str(on_loop.value) == message  # the key was sent on the loop too
 
 
 def test_a_server_error_reports_status_and_a_truncated_message(scripted, tmp_path):
@@ -178,6 +205,9 @@ def test_a_server_error_reports_status_and_a_truncated_message(scripted, tmp_pat
     with pytest.raises(BackendUnavailableError, match="HTTP 500: out of memory") as caught:
         backend.generate(QUESTION, max_tokens=4, on_text=print)
     assert len(str(caught.value)) < 300
+    with pytest.raises(BackendUnavailableError) as on_loop:
+        asyncio.run(_generate_on_loop(backend))
+    assert str(on_loop.value) == str(caught.value)
 
 
 def test_the_llm_route_answers_an_mcq_over_a_chat_api_by_asking_for_the_letter(openai_server, tmp_path):  # noqa: F811

@@ -91,6 +91,30 @@ class LLMBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class AsyncGenerating(Protocol):
+    """A backend that can also generate on the caller's event loop: a gateway forwarding chat to an
+    HTTP endpoint then holds no thread per call, and a timed-out call can be given up for real."""
+
+    async def generate_async(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Generation:
+        """The same Generation as `generate` without `on_text`."""
+        ...
+
+
+@runtime_checkable
+class AsyncLLMBackend(LLMBackend, AsyncGenerating, Protocol):
+    """Both ways of generating: what a route needs to answer on the event loop."""
+
+
 class GenerateArgs(TypedDict):
     """The sampling keywords of `LLMBackend.generate`, as a route passes them on."""
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from kgft.backends.async_http import AsyncPoster
 from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
@@ -42,6 +43,7 @@ class OpenAIBackend:
         self._has_key = key is not None
         headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else {}
         self._client = httpx.Client(headers=headers, timeout=settings.timeout_s)
+        self._async_client = AsyncPoster(self.base_url, headers, settings.timeout_s)
 
     def generate(
         self,
@@ -54,6 +56,43 @@ class OpenAIBackend:
         seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
+        body = self._body(messages, max_tokens, temperature, stop, top_p, seed)
+        started = time.perf_counter()
+        with _transport_errors(self.base_url, self._timeout_s):
+            if on_text is None:
+                response = self._client.post(self._url, json=body)
+                text, finish, usage = self._completion(response.status_code, response.text)
+                first_ms = None
+            else:
+                text, finish, usage, first_ms = self._stream(body, on_text, started)
+        generation_ms = (time.perf_counter() - started) * 1000
+        return self._generation(text, finish, usage, first_ms, generation_ms)
+
+    async def generate_async(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Generation:
+        body = self._body(messages, max_tokens, temperature, stop, top_p, seed)
+        started = time.perf_counter()
+        status, payload = await self._async_client.post(self._url, body)
+        text, finish, usage = self._completion(status, payload)
+        return self._generation(text, finish, usage, None, (time.perf_counter() - started) * 1000)
+
+    def _body(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str],
+        top_p: float | None,
+        seed: int | None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -67,26 +106,18 @@ class OpenAIBackend:
             body["top_p"] = top_p
         if seed is not None:
             body["seed"] = seed
-        started = time.perf_counter()
-        with _transport_errors(self.base_url, self._timeout_s):
-            if on_text is None:
-                text, finish, usage, first_ms = self._complete(body)
-            else:
-                text, finish, usage, first_ms = self._stream(body, on_text, started)
-        generation_ms = (time.perf_counter() - started) * 1000
-        return self._generation(text, finish, usage, first_ms, generation_ms)
+        return body
 
-    def _complete(self, body: dict[str, Any]) -> tuple[str, str | None, Any, float | None]:
-        response = self._client.post(self._url, json=body)
-        self._check_status(response)
-        payload = self._json(response.text)
+    def _completion(self, status: int, text: str) -> tuple[str, str | None, Any]:
+        self._check_status(status, text)
+        payload = self._json(text)
         try:
             choice = payload["choices"][0]
             # Reasoning models put their thinking in `reasoning_content`; the answer is `content` only.
-            text = choice["message"].get("content") or ""
+            answer = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise self._malformed(f"no choices[0].message in {response.text}") from exc
-        return text, choice.get("finish_reason"), payload.get("usage"), None
+            raise self._malformed(f"no choices[0].message in {text}") from exc
+        return answer, choice.get("finish_reason"), payload.get("usage")
 
     def _stream(
         self, body: dict[str, Any], on_text: OnText, started: float
@@ -100,7 +131,7 @@ class OpenAIBackend:
         with self._client.stream("POST", self._url, json=streamed) as response:
             if response.status_code >= 400:
                 response.read()
-                self._check_status(response)
+                self._check_status(response.status_code, response.text)
             for chunk in self._events(response.iter_lines()):
                 if "error" in chunk:  # servers report failures mid-stream as an error event
                     raise BackendUnavailableError(f"{self.base_url} failed mid-stream: {_error_text(chunk)}")
@@ -158,11 +189,10 @@ class OpenAIBackend:
     def _url(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def _check_status(self, response: httpx.Response) -> None:
-        status = response.status_code
+    def _check_status(self, status: int, text: str) -> None:
         if status < 400:
             return
-        detail = _error_text(_maybe_json(response.text))
+        detail = _error_text(_maybe_json(text))
         if status in (401, 403):
             sent = "rejected the API key" if self._has_key else "needs an API key and none was sent"
             raise BackendUnavailableError(f"{self.base_url} {sent} (HTTP {status}: {detail}); {_KEY_HINT}")
@@ -194,6 +224,7 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._client.close()
+        self._async_client.close()
 
 
 @contextmanager
