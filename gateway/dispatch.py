@@ -148,26 +148,17 @@ class Dispatcher:
         except RuntimeError as exc:  # the pool refused the call (shutting down)
             self._leave(name, None)
             raise _failure(name, exc, time.perf_counter() - started) from exc
-        waiting = asyncio.wrap_future(running)
-        try:
-            async with asyncio.timeout(timeout_s):
-                # shield: a timeout must not cancel the call still waiting in the pool, or `late` never hears
-                call = await asyncio.shield(waiting)
-        except TimeoutError as exc:
+
+        def given_up() -> None:
             abandoned.set()  # a call still queued behind the gate is skipped; a running one cannot be stopped
-            waiting.add_done_callback(_seen)
-            if late is not None:
+            if late is not None:  # told on the thread the call ends on, even if this loop is gone by then
                 running.add_done_callback(partial(_report_late, late, name, started))
-            raise RouteFailure(
-                name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
-            ) from exc
-        except RouteFailure as exc:
-            exc.seconds = time.perf_counter() - started
-            raise
+
+        try:
+            return await _in_time(name, asyncio.wrap_future(running), timeout_s, started, given_up)
         finally:
             if relay is not None:
                 relay.close()
-        return replace(call, waited_s=time.perf_counter() - started)
 
     async def _call_on_loop(
         self,
@@ -181,21 +172,12 @@ class Dispatcher:
         task = asyncio.ensure_future(self._answer_on_loop(route, name, question))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        try:
-            async with asyncio.timeout(timeout_s):
-                # shield: as in the pool, a timed-out call runs to its end, so `late` can charge it
-                call = await asyncio.shield(task)
-        except TimeoutError as exc:
-            task.add_done_callback(_seen)
+
+        def given_up() -> None:
             if late is not None:
                 task.add_done_callback(partial(_report_late, late, name, started))
-            raise RouteFailure(
-                name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
-            ) from exc
-        except RouteFailure as exc:
-            exc.seconds = time.perf_counter() - started
-            raise
-        return replace(call, waited_s=time.perf_counter() - started)
+
+        return await _in_time(name, task, timeout_s, started, given_up)
 
     async def _answer_on_loop(self, route: AsyncRoute, name: str, question: Question) -> Call:
         """Holds the slot the caller took until the call ends, like `_gated` in the pool."""
@@ -327,6 +309,31 @@ class Dispatcher:
             done(None, str(exc), time.perf_counter() - started)
         except Exception:  # a failing log callback must not kill the shadow thread
             log.exception("shadow run on route '%s' could not be recorded", name)
+
+
+async def _in_time(
+    name: str,
+    waiting: asyncio.Future[Call],
+    timeout_s: float,
+    started: float,
+    given_up: Callable[[], None],
+) -> Call:
+    """The call's result within `timeout_s`, else a timeout failure; `given_up` then arranges what
+    happens to the call that goes on running."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            # shield: a timed-out call runs to its end, so `late` can log and charge it
+            call = await asyncio.shield(waiting)
+    except TimeoutError as exc:
+        waiting.add_done_callback(_seen)
+        given_up()
+        raise RouteFailure(
+            name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
+        ) from exc
+    except RouteFailure as exc:
+        exc.seconds = time.perf_counter() - started
+        raise
+    return replace(call, waited_s=time.perf_counter() - started)
 
 
 def _seen(waiting: asyncio.Future[Call]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kgft.backends import ChatMessage, create_backend
-from kgft.backends.base import AsyncGenerating, LLMBackend
+from kgft.backends.base import AsyncGenerating, LLMBackend, generate_args
 from kgft.contract import Question
 from kgft.errors import BackendUnavailableError, UnsupportedError
 from kgft.letter_answers import MAX_REPLY_TOKENS
@@ -101,8 +101,8 @@ def test_streamed_pieces_join_to_the_text_and_time_the_first_token(smollm2):
 def test_on_an_event_loop_the_answer_is_the_one_a_thread_gets(smollm2):
     threaded = smollm2.generate(QUESTION, max_tokens=MAX_TOKENS)
     assert isinstance(smollm2, AsyncGenerating)
-    on_loop = asyncio.run(smollm2.generate_async(QUESTION, max_tokens=MAX_TOKENS))
-    again = asyncio.run(smollm2.generate_async(QUESTION, max_tokens=MAX_TOKENS))  # a second loop
+    on_loop = asyncio.run(smollm2.generate_async(QUESTION, **generate_args(None, MAX_TOKENS)))
+    again = asyncio.run(smollm2.generate_async(QUESTION, **generate_args(None, MAX_TOKENS)))  # a second loop
     assert on_loop.text == threaded.text == again.text  # temperature 0
     assert (on_loop.prompt_tokens, on_loop.completion_tokens) == (
         threaded.prompt_tokens,
@@ -169,7 +169,7 @@ def test_a_server_that_is_down_names_its_url(tmp_path):
 
 async def _generate_on_loop(backend: LLMBackend) -> None:
     assert isinstance(backend, AsyncGenerating)
-    await backend.generate_async(QUESTION, max_tokens=4)
+    await backend.generate_async(QUESTION, **generate_args(None, 4))
 
 
 def test_an_answer_without_usage_is_refused(scripted, tmp_path):

@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from kgft.errors import BackendUnavailableError, first_line
+from kgft.backends.transport_errors import broke_off, timed_out, unreachable
+from kgft.errors import first_line
 
 
 class AsyncPoster:
@@ -35,15 +36,11 @@ class AsyncPoster:
             async with session.post(url, data=json.dumps(body)) as response:
                 return response.status, await response.text()
         except TimeoutError as exc:
-            raise BackendUnavailableError(
-                f"{self._base_url} did not answer within {self._timeout_s:g} s; "
-                "raise KGFT_TIMEOUT_S if it is slow"
-            ) from exc
+            raise timed_out(self._base_url, self._timeout_s) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise BackendUnavailableError(f"cannot reach {self._base_url}: {_reason(exc)}") from exc
+            raise unreachable(self._base_url, _reason(exc)) from exc
         except aiohttp.ClientError as exc:
-            why = first_line(exc)
-            raise BackendUnavailableError(f"{self._base_url} broke off the exchange: {why}") from exc
+            raise broke_off(self._base_url, first_line(exc)) from exc
 
     def close(self) -> None:
         """Closes every session's connections; callable from any thread, with its loop running or gone."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypedDict, runtime_checkable
+from typing import Protocol, TypedDict, Unpack, runtime_checkable
 
 from kgft.contract import Cost, GenerationParams, OnText, Turn
 from kgft.pricing import PriceBook
@@ -91,30 +91,6 @@ class LLMBackend(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
-class AsyncGenerating(Protocol):
-    """A backend that can also generate on the caller's event loop: a gateway forwarding chat to an
-    HTTP endpoint then holds no thread per call, and a timed-out call can be given up for real."""
-
-    async def generate_async(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float = 0.0,
-        stop: Sequence[str] = (),
-        top_p: float | None = None,
-        seed: int | None = None,
-    ) -> Generation:
-        """The same Generation as `generate` without `on_text`."""
-        ...
-
-
-@runtime_checkable
-class AsyncLLMBackend(LLMBackend, AsyncGenerating, Protocol):
-    """Both ways of generating: what a route needs to answer on the event loop."""
-
-
 class GenerateArgs(TypedDict):
     """The sampling keywords of `LLMBackend.generate`, as a route passes them on."""
 
@@ -123,6 +99,23 @@ class GenerateArgs(TypedDict):
     stop: Sequence[str]
     top_p: float | None
     seed: int | None
+
+
+@runtime_checkable
+class AsyncGenerating(Protocol):
+    """A backend that can also generate on the caller's event loop: a gateway forwarding chat to an
+    HTTP endpoint then holds no thread per call, and a timed-out call can be given up for real."""
+
+    async def generate_async(
+        self, messages: Sequence[ChatMessage], **args: Unpack[GenerateArgs]
+    ) -> Generation:
+        """The same Generation as `generate` without `on_text`; every keyword is given (`generate_args`)."""
+        ...
+
+
+@runtime_checkable
+class AsyncLLMBackend(LLMBackend, AsyncGenerating, Protocol):
+    """Both ways of generating: what a route needs to answer on the event loop."""
 
 
 def generate_args(params: GenerationParams | None, default_max_tokens: int) -> GenerateArgs:

@@ -7,14 +7,15 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlencode
 
 import httpx
 
 from kgft.backends.async_http import AsyncPoster
-from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
+from kgft.backends.base import ChatMessage, GenerateArgs, Generation, OnText, Scoring
 from kgft.backends.spec import BackendSpec
+from kgft.backends.transport_errors import broke_off, timed_out, unreachable
 from kgft.contract import Cost
 from kgft.errors import BackendSpecError, BackendUnavailableError, UnsupportedError
 from kgft.pricing import PriceBook
@@ -56,7 +57,8 @@ class OpenAIBackend:
         seed: int | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
-        body = self._body(messages, max_tokens, temperature, stop, top_p, seed)
+        args = GenerateArgs(max_tokens=max_tokens, temperature=temperature, stop=stop, top_p=top_p, seed=seed)
+        body = self._body(messages, args)
         started = time.perf_counter()
         with _transport_errors(self.base_url, self._timeout_s):
             if on_text is None:
@@ -69,43 +71,28 @@ class OpenAIBackend:
         return self._generation(text, finish, usage, first_ms, generation_ms)
 
     async def generate_async(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float = 0.0,
-        stop: Sequence[str] = (),
-        top_p: float | None = None,
-        seed: int | None = None,
+        self, messages: Sequence[ChatMessage], **args: Unpack[GenerateArgs]
     ) -> Generation:
-        body = self._body(messages, max_tokens, temperature, stop, top_p, seed)
+        body = self._body(messages, args)
         started = time.perf_counter()
         status, payload = await self._async_client.post(self._url, body)
         text, finish, usage = self._completion(status, payload)
         return self._generation(text, finish, usage, None, (time.perf_counter() - started) * 1000)
 
-    def _body(
-        self,
-        messages: Sequence[ChatMessage],
-        max_tokens: int,
-        temperature: float,
-        stop: Sequence[str],
-        top_p: float | None,
-        seed: int | None,
-    ) -> dict[str, Any]:
+    def _body(self, messages: Sequence[ChatMessage], args: GenerateArgs) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": args["max_tokens"],
+            "temperature": args["temperature"],
         }
-        if stop:
-            body["stop"] = list(stop)
+        if args["stop"]:
+            body["stop"] = list(args["stop"])
         # Sent only when asked: some servers reject fields they do not know, and `seed` is best effort.
-        if top_p is not None:
-            body["top_p"] = top_p
-        if seed is not None:
-            body["seed"] = seed
+        if args["top_p"] is not None:
+            body["top_p"] = args["top_p"]
+        if args["seed"] is not None:
+            body["seed"] = args["seed"]
         return body
 
     def _completion(self, status: int, text: str) -> tuple[str, str | None, Any]:
@@ -233,13 +220,11 @@ def _transport_errors(base_url: str, timeout_s: float) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise BackendUnavailableError(
-            f"{base_url} did not answer within {timeout_s:g} s; raise KGFT_TIMEOUT_S if it is slow"
-        ) from exc
+        raise timed_out(base_url, timeout_s) from exc
     except httpx.ConnectError as exc:
-        raise BackendUnavailableError(f"cannot reach {base_url}: {_reason(exc)}") from exc
+        raise unreachable(base_url, _reason(exc)) from exc
     except httpx.HTTPError as exc:
-        raise BackendUnavailableError(f"{base_url} broke off the exchange: {_reason(exc)}") from exc
+        raise broke_off(base_url, _reason(exc)) from exc
 
 
 def _reason(exc: Exception) -> str:
