@@ -1,5 +1,6 @@
 """Calling routes: sync route code runs in worker threads so the event loop stays free, with a timeout;
-a route that can answer a question on the loop (AsyncRoute: a model behind HTTP) does so there.
+a route that can answer a question on the loop (AsyncRoute: a model behind HTTP) does so there, and
+waits for a slot there too (RouteGate: one count of slots for both kinds of call).
 
 Each route takes a bounded number of calls at once (`default_concurrency` unless configured) and lets a
 bounded number wait (`queue`); a call past that is refused at once as busy (503 with retry-after)
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeGuard
 
+from gateway.route_gate import RouteGate
 from gateway.route_table import RouteTable, RouteUnavailable
 from kgft.contract import Answer, AsyncRoute, OnText, Question, Route, StreamingRoute
 from kgft.errors import ContextLengthError, KgftError
@@ -100,7 +102,7 @@ class Dispatcher:
         self._table = table
         self._inline = frozenset(inline)
         self._slots = {name: concurrency.get(name, default_concurrency) for name in table.names}
-        self._gates = {name: threading.BoundedSemaphore(slots) for name, slots in self._slots.items()}
+        self._gates = {name: RouteGate(slots) for name, slots in self._slots.items()}
         self._queue = queue
         self._load = dict.fromkeys(table.names, 0)  # calls running or waiting for a slot, timed out too
         self._seconds = dict.fromkeys(table.names, 1.0)  # a recent call's length, for retry-after
@@ -130,14 +132,7 @@ class Dispatcher:
             return self._answer(route, question, None)
         self._enter(name)
         started = time.perf_counter()
-        # A free slot: the call runs on this loop. None free: it waits for one in the pool, as sync
-        # calls do, so one gate counts both kinds.
-        if (
-            relay is None
-            and self._on_loop(route)
-            and route.answers_async(question)
-            and self._gates[name].acquire(blocking=False)
-        ):
+        if relay is None and self._on_loop(route) and route.answers_async(question):
             return await self._call_on_loop(route, name, question, timeout_s, late, started)
         abandoned = threading.Event()
         try:
@@ -169,28 +164,39 @@ class Dispatcher:
         late: LateDone | None,
         started: float,
     ) -> Call:
-        task = asyncio.ensure_future(self._answer_on_loop(route, name, question))
+        abandoned = threading.Event()
+        task = asyncio.ensure_future(self._answer_on_loop(route, name, question, abandoned))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
         def given_up() -> None:
+            abandoned.set()  # a call still waiting for a slot is skipped; a running one ends and is charged
             if late is not None:
                 task.add_done_callback(partial(_report_late, late, name, started))
 
         return await _in_time(name, task, timeout_s, started, given_up)
 
-    async def _answer_on_loop(self, route: AsyncRoute, name: str, question: Question) -> Call:
-        """Holds the slot the caller took until the call ends, like `_gated` in the pool."""
-        started = time.perf_counter()
+    async def _answer_on_loop(
+        self, route: AsyncRoute, name: str, question: Question, abandoned: threading.Event
+    ) -> Call:
+        """Waits on the loop for a slot, as `_gated` waits in the pool; one gate counts both kinds."""
         seconds = None
+        gate = self._gates[name]
         try:
-            answer = await route.answer_async(question)
-            seconds = time.perf_counter() - started
-            return Call(answer, seconds, seconds)
-        except Exception as exc:
-            raise _failure(name, exc, time.perf_counter() - started) from exc
+            await gate.acquire_async()
+            try:
+                if abandoned.is_set():
+                    raise _Abandoned
+                started = time.perf_counter()
+                try:
+                    answer = await route.answer_async(question)
+                except Exception as exc:
+                    raise _failure(name, exc, time.perf_counter() - started) from exc
+                seconds = time.perf_counter() - started
+                return Call(answer, seconds, seconds)
+            finally:
+                gate.release()
         finally:
-            self._gates[name].release()
             self._leave(name, seconds)
 
     def load(self, name: str) -> int:
