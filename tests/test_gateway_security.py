@@ -86,6 +86,15 @@ def test_a_revoked_key_stops_working_within_a_second(tmp_path):
     assert ring.find(key) is None
 
 
+def test_a_key_made_just_after_a_miss_works_on_its_first_request(tmp_path):
+    keys = key_table(tmp_path)
+    ring = KeyRing(keys)
+    assert ring.find("kgft-nobody") is None  # a miss, as a mistyped or forged key makes
+    key = keys.create("fresh", 60, Decimal(5))  # on another host, a moment later
+    assert ring.find(key).name == "fresh"
+    assert ring.find("kgft-nobody") is None
+
+
 def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
     env = {
         "PATH": str(Path(sys.executable).parent),
