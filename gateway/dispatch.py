@@ -143,14 +143,9 @@ class Dispatcher:
         except RuntimeError as exc:  # the pool refused the call (shutting down)
             self._leave(name, None)
             raise _failure(name, exc, time.perf_counter() - started) from exc
-
-        def given_up() -> None:
-            abandoned.set()  # a call still queued behind the gate is skipped; a running one cannot be stopped
-            if late is not None:  # told on the thread the call ends on, even if this loop is gone by then
-                running.add_done_callback(partial(_report_late, late, name, started))
-
         try:
-            return await _in_time(name, asyncio.wrap_future(running), timeout_s, started, given_up)
+            waiting = asyncio.wrap_future(running)
+            return await _in_time(name, waiting, running, timeout_s, started, abandoned, late)
         finally:
             if relay is not None:
                 relay.close()
@@ -168,13 +163,7 @@ class Dispatcher:
         task = asyncio.ensure_future(self._answer_on_loop(route, name, question, abandoned))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-        def given_up() -> None:
-            abandoned.set()  # a call still waiting for a slot is skipped; a running one ends and is charged
-            if late is not None:
-                task.add_done_callback(partial(_report_late, late, name, started))
-
-        return await _in_time(name, task, timeout_s, started, given_up)
+        return await _in_time(name, task, task, timeout_s, started, abandoned, late)
 
     async def _answer_on_loop(
         self, route: AsyncRoute, name: str, question: Question, abandoned: threading.Event
@@ -320,26 +309,31 @@ class Dispatcher:
 async def _in_time(
     name: str,
     waiting: asyncio.Future[Call],
+    call: Future[Call] | asyncio.Future[Call],
     timeout_s: float,
     started: float,
-    given_up: Callable[[], None],
+    abandoned: threading.Event,
+    late: LateDone | None,
 ) -> Call:
-    """The call's result within `timeout_s`, else a timeout failure; `given_up` then arranges what
-    happens to the call that goes on running."""
+    """The call's result within `timeout_s`, else a timeout failure. The call itself goes on (route code
+    cannot be stopped mid-call) and `late` hears how it ended, from `call`: for a pool call that is its
+    thread's future, so `late` is told even if this loop is gone by then."""
     try:
         async with asyncio.timeout(timeout_s):
             # shield: a timed-out call runs to its end, so `late` can log and charge it
-            call = await asyncio.shield(waiting)
+            answered = await asyncio.shield(waiting)
     except TimeoutError as exc:
+        abandoned.set()  # a call still waiting for a slot is skipped
         waiting.add_done_callback(_seen)
-        given_up()
+        if late is not None:
+            call.add_done_callback(partial(_report_late, late, name, started))
         raise RouteFailure(
             name, "timeout", f"route '{name}' gave no answer within {timeout_s:g} s", timeout_s
         ) from exc
     except RouteFailure as exc:
         exc.seconds = time.perf_counter() - started
         raise
-    return replace(call, waited_s=time.perf_counter() - started)
+    return replace(answered, waited_s=time.perf_counter() - started)
 
 
 def _seen(waiting: asyncio.Future[Call]) -> None:
