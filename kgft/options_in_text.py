@@ -51,6 +51,8 @@ class _Marker:
 def find_options(text: str) -> ParsedMCQ | None:
     """The stem and options {"A": …} when the text lists at least two options lettered A, B, … in one
     style; None when it does not, or when the options would leave no question."""
+    if _MARKER.search(text) is None:  # most chat turns: no lettered option at all, nothing to parse
+        return None
     text = text.replace("\r\n", "\n")
     runs = [run for family in {*_FAMILY.values(), "()"} if (run := _run(_markers(text, family)))]
     if not runs:
