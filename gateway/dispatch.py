@@ -170,10 +170,8 @@ class Dispatcher:
     ) -> Call:
         """Waits on the loop for a slot, as `_gated` waits in the pool; one gate counts both kinds."""
         seconds = None
-        gate = self._gates[name]
         try:
-            await gate.acquire_async()
-            try:
+            async with self._gates[name]:
                 if abandoned.is_set():
                     raise _Abandoned
                 started = time.perf_counter()
@@ -183,8 +181,6 @@ class Dispatcher:
                     raise _failure(name, exc, time.perf_counter() - started) from exc
                 seconds = time.perf_counter() - started
                 return Call(answer, seconds, seconds)
-            finally:
-                gate.release()
         finally:
             self._leave(name, seconds)
 

@@ -52,30 +52,24 @@ class KeyTable:
 
     def load(self) -> dict[str, ApiKey]:
         """Live keys by name."""
-        query = sa.select(api_keys).where(api_keys.c.revoked_at.is_(None))
-        try:
-            with self.engine.connect() as connection:
-                found = connection.execute(query).mappings().all()
-        except SQLAlchemyError as exc:
-            raise KgftError(f"cannot read API keys from the results store: {first_line(exc)}") from exc
-        return {
-            row["name"]: ApiKey(
-                row["name"], row["sha256"], row["rpm"], Decimal(row["budget_usd"]), row["created"]
-            )
-            for row in found
-        }
+        return {key.name: key for key in self._live()}
 
     def live_key(self, sha256: str) -> ApiKey | None:
         """The live key with this hash: one indexed lookup, for a key made since the last full read."""
-        query = sa.select(api_keys).where(api_keys.c.sha256 == sha256, api_keys.c.revoked_at.is_(None))
+        found = self._live(api_keys.c.sha256 == sha256)
+        return found[0] if found else None
+
+    def _live(self, *where: sa.ColumnElement[bool]) -> list[ApiKey]:
+        query = sa.select(api_keys).where(api_keys.c.revoked_at.is_(None), *where)
         try:
             with self.engine.connect() as connection:
-                row = connection.execute(query).mappings().first()
+                rows = connection.execute(query).mappings().all()
         except SQLAlchemyError as exc:
             raise KgftError(f"cannot read API keys from the results store: {first_line(exc)}") from exc
-        if row is None:
-            return None
-        return ApiKey(row["name"], row["sha256"], row["rpm"], Decimal(row["budget_usd"]), row["created"])
+        return [
+            ApiKey(row["name"], row["sha256"], row["rpm"], Decimal(row["budget_usd"]), row["created"])
+            for row in rows
+        ]
 
     def create(self, name: str, rpm: int, budget_usd: Decimal) -> str:
         """Stores the new key's hash and returns the key itself: the only time anyone sees it."""

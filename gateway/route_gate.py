@@ -8,6 +8,7 @@ a thread on a condition, and a freed slot goes straight to a waiting task, else 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,12 @@ class RouteGate:
     def __exit__(self, *_: object) -> None:
         self.release()
 
+    async def __aenter__(self) -> None:
+        await self.acquire_async()
+
+    async def __aexit__(self, *_: object) -> None:
+        self.release()
+
     async def acquire_async(self) -> None:
         """Takes a slot, waiting on the running loop; a cancelled wait holds no slot."""
         loop = asyncio.get_running_loop()
@@ -43,9 +50,8 @@ class RouteGate:
         try:
             await waiter
         except asyncio.CancelledError:
-            with self._lock:
-                if (loop, waiter) in self._tasks:
-                    self._tasks.remove((loop, waiter))
+            with self._lock, contextlib.suppress(ValueError):  # not queued: handed over already
+                self._tasks.remove((loop, waiter))
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed a slot just as the wait was cancelled
             raise
