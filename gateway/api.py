@@ -74,7 +74,7 @@ def api_router(
 
     async def admitted(request: Request) -> ApiKey | None:
         """For requests that run no route: the key, counted against its rate."""
-        key = gateway.authenticate(request.headers.get("authorization"))
+        key = await gateway.authenticate(request.headers.get("authorization"))
         await gateway.admit(key)
         return key
 
@@ -83,7 +83,7 @@ def api_router(
         """OpenAI chat completions; `model` is a route, an experiment or `auto`."""
         clock: Clock = request.scope[CLOCK]
         try:
-            key = gateway.authenticate(request.headers.get("authorization"))
+            key = await gateway.authenticate(request.headers.get("authorization"))
             chat = parse(ChatRequest, await read_body(request, max_body_bytes, clock))
             user = chat.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(chat.model, user, key)
@@ -105,7 +105,7 @@ def api_router(
         """kgft's own contract: a Question in, the Answer (with citations and cost) out."""
         clock: Clock = request.scope[CLOCK]
         try:
-            key = gateway.authenticate(request.headers.get("authorization"))
+            key = await gateway.authenticate(request.headers.get("authorization"))
             asked = parse(AnswerRequest, await read_body(request, max_body_bytes, clock))
             user = asked.user or request.headers.get("x-kgft-user")
             plan = gateway.plan(asked.target, user, key)

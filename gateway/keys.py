@@ -10,12 +10,14 @@ import contextlib
 import hashlib
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +26,7 @@ from kgft.errors import KgftError, first_line
 
 KEY_PREFIX = "kgft-"
 _RELOAD_EVERY_S = 1.0  # a key created or revoked on any host counts everywhere within a second
+MISS_LOOKUPS = 4  # unknown keys looked up at once per process
 
 
 @dataclass(frozen=True)
@@ -127,30 +130,52 @@ class KeyTable:
 
 
 class KeyRing:
-    """The gateway's view of the keys table: a hash lookup, re-read at most a second after it was."""
+    """The gateway's view of the keys table. Every database read runs in a worker thread, so a read
+    never stalls the event loop's other requests.
+
+    A hit is one dict lookup. A request more than a second after the last read waits for a fresh one
+    (requests at once share it), so a key revoked on any host is refused everywhere within a second. A
+    miss looks up its hash (one indexed query), so a key created since the last read works on its first
+    request; at most MISS_LOOKUPS run at once, and a miss beyond them is refused without a lookup, so a
+    flood of made-up keys costs a few threads, not the database.
+    """
 
     def __init__(self, keys: KeyTable):
         self._table = keys
         self._by_hash = self._read()
-        self._checked_at = time.monotonic()
+        self._read_at = time.monotonic()
+        self._reading = threading.Lock()
+        self._lookups = threading.BoundedSemaphore(MISS_LOOKUPS)
 
-    def find(self, key: str) -> ApiKey | None:
+    async def find(self, key: str) -> ApiKey | None:
         digest = hash_key(key)
-        now = time.monotonic()
-        # With the database away, the keys last read stand: the counters refuse with 503 anyway.
-        if now - self._checked_at >= _RELOAD_EVERY_S:
-            self._checked_at = now
+        if time.monotonic() - self._read_at >= _RELOAD_EVERY_S:
+            await anyio.to_thread.run_sync(self._read_if_stale)
+        found = self._by_hash.get(digest)
+        if found is None and self._lookups.acquire(blocking=False):
+            try:
+                found = await anyio.to_thread.run_sync(self._look_up, digest)
+            finally:
+                self._lookups.release()
+        return found
+
+    def _read_if_stale(self) -> None:
+        with self._reading:
+            if time.monotonic() - self._read_at < _RELOAD_EVERY_S:
+                return  # read by the request this one waited behind
+            started = time.monotonic()
+            # With the database away, the keys last read stand: the counters refuse with 503 anyway.
             with contextlib.suppress(KgftError):
                 self._by_hash = self._read()
-        found = self._by_hash.get(digest)
-        if found is None:
-            # A key created since the last read works on its first request; not a throttled full
-            # re-read, which refused a new key asked within the throttle of another miss.
-            with contextlib.suppress(KgftError):
-                found = self._table.live_key(digest)
+            self._read_at = started
+
+    def _look_up(self, digest: str) -> ApiKey | None:
+        with contextlib.suppress(KgftError):
+            found = self._table.live_key(digest)
             if found is not None:
                 self._by_hash = {**self._by_hash, digest: found}
-        return found
+                return found
+        return None
 
     def _read(self) -> dict[str, ApiKey]:
         return {key.sha256: key for key in self._table.load().values()}

@@ -137,7 +137,7 @@ class Gateway:
         self.estimator = estimator
         self.counters = counters
 
-    def authenticate(self, authorization: str | None) -> ApiKey | None:
+    async def authenticate(self, authorization: str | None) -> ApiKey | None:
         """The caller's key, or None when auth is off; 401 for a missing or unknown key."""
         if self.keys is None:
             return None
@@ -149,7 +149,7 @@ class Gateway:
                 code="missing_api_key",
                 reason="auth",
             )
-        key = self.keys.find(token.strip())
+        key = await self.keys.find(token.strip())
         if key is None:
             raise ApiError(401, "invalid API key", code="invalid_api_key", reason="auth")
         return key

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from gateway.keys import KEY_PREFIX, KeyRing, hash_key
+from gateway.keys import KEY_PREFIX, MISS_LOOKUPS, ApiKey, KeyRing, KeyTable, hash_key
 from gateway.limits import RateLimiter, month_of, seconds_to_next_month
 from gateway.state_tables import api_keys, spend, to_pusd
 from kgft.errors import KgftError
@@ -24,6 +26,10 @@ from tests.gateway_fakes import COMPLETION_TOKENS, FakeRoute, chat_body, make_ap
 from tests.gateway_keys import key_table
 
 KGFT = str(Path(sys.executable).parent / "kgft")
+
+
+def find(ring: KeyRing, key: str) -> ApiKey | None:
+    return asyncio.run(ring.find(key))
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -68,7 +74,7 @@ def test_an_older_keys_file_moves_into_the_table_once(tmp_path):
     legacy.write_text(json.dumps({"keys": [entry]}), "utf-8")
     keys = key_table(tmp_path)
     assert keys.import_file(legacy) == 1
-    assert KeyRing(keys).find("kgft-old").rpm == 7
+    assert find(KeyRing(keys), "kgft-old").rpm == 7
     assert not legacy.exists() and (tmp_path / "keys.json.imported").exists()
     assert keys.import_file(legacy) == 0
     (tmp_path / "keys.json").write_text("{broken", "utf-8")
@@ -80,19 +86,52 @@ def test_a_revoked_key_stops_working_within_a_second(tmp_path):
     keys = key_table(tmp_path)
     key = keys.create("temp", 60, Decimal(5))
     ring = KeyRing(keys)
-    assert ring.find(key).name == "temp"
+    assert find(ring, key).name == "temp"
     keys.revoke("temp")
     time.sleep(1.05)
-    assert ring.find(key) is None
+    assert find(ring, key) is None
 
 
 def test_a_key_made_just_after_a_miss_works_on_its_first_request(tmp_path):
     keys = key_table(tmp_path)
     ring = KeyRing(keys)
-    assert ring.find("kgft-nobody") is None  # a miss, as a mistyped or forged key makes
+    assert find(ring, "kgft-nobody") is None  # a miss, as a mistyped or forged key makes
     key = keys.create("fresh", 60, Decimal(5))  # on another host, a moment later
-    assert ring.find(key).name == "fresh"
-    assert ring.find("kgft-nobody") is None
+    assert find(ring, key).name == "fresh"
+    assert find(ring, "kgft-nobody") is None
+
+
+class SlowLookups(KeyTable):
+    """The real table, with each lookup of an unknown hash held until `go` is set."""
+
+    def __init__(self, engine: sa.Engine):
+        super().__init__(engine)
+        self.go = threading.Event()
+        self.lookups = 0
+
+    def live_key(self, sha256: str) -> ApiKey | None:
+        self.lookups += 1
+        self.go.wait(5)
+        return super().live_key(sha256)
+
+
+def test_unknown_keys_are_looked_up_off_the_loop_and_a_flood_of_them_is_capped(tmp_path):
+    table = SlowLookups(key_table(tmp_path).engine)
+    known = table.create("known", 60, Decimal(5))
+    ring = KeyRing(table)
+
+    async def flood() -> tuple[list[ApiKey | None], ApiKey | None]:
+        misses = [asyncio.create_task(ring.find(f"kgft-made-up-{n}")) for n in range(MISS_LOOKUPS + 3)]
+        await asyncio.sleep(0.2)  # every miss has asked; those past the cap are answered already
+        assert sum(task.done() for task in misses) == 3
+        hit = await ring.find(known)  # answered while the lookups still wait on the database
+        assert not any(task.done() for task in misses[:MISS_LOOKUPS])
+        table.go.set()
+        return await asyncio.gather(*misses), hit
+
+    refused, hit = asyncio.run(flood())
+    assert refused == [None] * (MISS_LOOKUPS + 3) and hit is not None and hit.name == "known"
+    assert table.lookups == MISS_LOOKUPS
 
 
 def test_cli_prints_the_key_once_and_lists_and_revokes_by_name(tmp_path):
