@@ -24,7 +24,7 @@ class CharBM25:
     """Documents × vocabulary BM25 weights; `scores(query)` is each document's BM25 score."""
 
     def __init__(self, documents: Sequence[str], n: int = 2, *, k1: float = K1, b: float = B):
-        self.n = n
+        self.n, self.k1, self.b = n, k1, b
         self.vocabulary: dict[str, int] = {}
         indices: list[int] = []
         counts: list[int] = []
@@ -39,8 +39,8 @@ class CharBM25:
         lengths = np.bincount(tf.row, weights=tf.data, minlength=len(documents))
         frequency = np.bincount(tf.col, minlength=shape[1])
         self.idf = np.log1p((len(documents) - frequency + 0.5) / (frequency + 0.5))
-        norm = k1 * (1 - b + b * lengths[tf.row] / max(lengths.mean(), 1e-9))
-        weights = tf.data * (k1 + 1) / (tf.data + norm) * self.idf[tf.col]
+        self.mean_length = max(lengths.mean(), 1e-9) if len(documents) else 1.0
+        weights = self._weights(tf.data, lengths[tf.row], tf.col)
         self.weights = sp.csc_matrix((weights, (tf.row, tf.col)), shape=shape)
 
     def columns(self, query: str) -> np.ndarray:
@@ -48,6 +48,21 @@ class CharBM25:
         found = {self.vocabulary.get(gram) for gram in char_grams(query, self.n)}
         found.discard(None)
         return np.fromiter(sorted(found), dtype=np.int64)  # type: ignore[arg-type]
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's columns and BM25 weights as if it were one more document (what a model fitted on
+        `weights` rows reads); unknown n-grams are dropped."""
+        counts = Counter(char_grams(text, self.n))
+        known = sorted(
+            (self.vocabulary[gram], count) for gram, count in counts.items() if gram in self.vocabulary
+        )
+        columns = np.fromiter((column for column, _ in known), dtype=np.int64, count=len(known))
+        tf = np.fromiter((count for _, count in known), dtype=np.float64, count=len(known))
+        return columns, self._weights(tf, np.full(tf.shape, float(sum(counts.values()))), columns)
+
+    def _weights(self, tf: np.ndarray, lengths: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        norm = self.k1 * (1 - self.b + self.b * lengths / self.mean_length)
+        return tf * (self.k1 + 1) / (tf + norm) * self.idf[columns]
 
     def scores(self, columns: np.ndarray) -> np.ndarray:
         if columns.size == 0:
