@@ -17,6 +17,7 @@ from kg_route.retrieval import FactRetriever, Retrieval
 from kgft.answers import answer_alone, answer_from_generation, stream_whole
 from kgft.backends import LLMBackend, create_backend
 from kgft.backends.base import generate_args
+from kgft.backends.context_fit import cut_note
 from kgft.builds import Build
 from kgft.contract import Answer, Citation, Cost, OnText, Question, Timings, Usage
 from kgft.errors import KgftError
@@ -158,7 +159,10 @@ class KGRoute:
             cost=cost,
             abstained=abstained,
             abstain_reason=(reading.abstain_reason or "the reader chose no option") if abstained else None,
-            diagnostics=diagnostics | {"option_scores": reading.scores} | reading.diagnostics,
+            diagnostics=diagnostics
+            | {"option_scores": reading.scores}
+            | reading.diagnostics
+            | (cut_note(generation) if generation is not None else {}),
         )
 
     def _answer_from_graph(self, retrieval: Retrieval, diagnostics: dict, started: float) -> Answer | None:

@@ -15,6 +15,7 @@ from kgft.backends.base import (
     conversation,
     generate_args,
 )
+from kgft.backends.context_fit import cut_note
 from kgft.contract import Answer, Citation, Question, Timings, Usage
 from kgft.errors import KgftError
 from kgft.option_scoring import McqMode, answer_from_pick, pick_option
@@ -49,6 +50,7 @@ def answer_from_generation(
         diagnostics={
             "backend": backend.spec,
             "finish_reason": generation.finish_reason,
+            **cut_note(generation),
             **(diagnostics or {}),
         },
     )

@@ -20,6 +20,11 @@ class BackendUnavailableError(KgftError):
 class ContextLengthError(KgftError):
     """The prompt does not fit the model's context: the asker's input is too long, not a server fault."""
 
+    def __init__(self, message: str, *, tokens: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.tokens = tokens  # what the model was asked to hold, when the backend counted it
+        self.limit = limit
+
 
 class UnsupportedError(KgftError):
     """The backend cannot do what was asked (for example, scoring over a chat-only API)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, Scoring
+from kgft.backends.context_fit import cut_note
 from kgft.contract import Answer, Timings, Usage
 from kgft.letter_answers import (
     MAX_REPLY_TOKENS,
@@ -169,5 +170,8 @@ def answer_from_pick(
         cost=backend.cost(generation, prices),
         abstained=pick.choice is None,
         abstain_reason=pick.abstain_reason,
-        diagnostics=(diagnostics or {}) | {"backend": backend.spec, "reader": "llm"} | pick.diagnostics,
+        diagnostics=(diagnostics or {})
+        | {"backend": backend.spec, "reader": "llm"}
+        | pick.diagnostics
+        | cut_note(generation),
     )

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default=8192, ge=1, description="the largest max_tokens a request may ask for"
     )
     timeout_s: float = Field(default=120.0, gt=0)
+    fit_context: bool = Field(
+        default=True,
+        description="a prompt longer than a local model's context loses its longest message's middle "
+        "(OpenRouter's middle-out) instead of failing with 400",
+    )
     graph: str | None = Field(default=None, description="ladybug:PATH or bolt://host:port[/db]")
     graph_user: str | None = None
     graph_password: SecretStr | None = None

@@ -134,7 +134,11 @@ def test_missing_models_and_bad_options_fail_with_one_line(tmp_path, tiny_dir, s
     with pytest.raises(ModelNotFoundError, match="no PEFT adapter"):
         create_backend(f"hf:{tiny_dir}?adapter={tmp_path / 'no-lora'}", settings)
     with pytest.raises(BackendSpecError, match="unknown option"):
+        create_backend(f"hf:{tiny_dir}?n_ctx=1024", settings)
+    with pytest.raises(BackendSpecError, match=r"exceeds .*'s 2048 positions"):
         create_backend(f"hf:{tiny_dir}?ctx=4096", settings)
+    with pytest.raises(BackendSpecError, match="whole number"):
+        create_backend(f"hf:{tiny_dir}?ctx=big", settings)
 
 
 def test_a_failed_conversion_leaves_no_half_folder(tmp_path):

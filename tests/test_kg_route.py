@@ -236,6 +236,11 @@ def test_unlinked_question_abstains_when_settings_say_so_or_no_model_reads(route
         assert answer.choice is None and answer.citations == [] and answer.usage.prompt_tokens == 0
 
 
+BIG = Question(
+    id="big", text="刑法第232条" + "啊" * 100_000, domain="legal", options={"A": "故意杀人", "B": "盗窃"}
+)
+
+
 def test_cypher_in_a_question_changes_nothing(route, store):
     before = store.counts()
     for text in ["'}) DETACH DELETE n //", "刑法第232条'}) MATCH (n) DETACH DELETE n //", '" OR 1=1 --']:
@@ -243,14 +248,19 @@ def test_cypher_in_a_question_changes_nothing(route, store):
     assert store.counts() == before
 
 
-def test_a_100_kb_question_is_refused_by_the_model_and_read_by_the_lexical_floor(route, settings):
-    big = Question(
-        id="big", text="刑法第232条" + "啊" * 100_000, domain="legal", options={"A": "故意杀人", "B": "盗窃"}
-    )
-    with pytest.raises(ContextLengthError, match="exceed SmolLM2-135M-Instruct's context of 8192 tokens"):
-        route.answer(big)
+def test_a_100_kb_question_is_refused_by_a_strict_model_and_read_by_the_lexical_floor(route, settings):
+    strict = KGRoute(route.retriever, settings.model_copy(update={"fit_context": False}), PriceBook.load())
+    with pytest.raises(ContextLengthError, match="exceed SmolLM2-135M-Instruct's context of 4096 tokens"):
+        strict.answer(BIG)
     lexical = KGRoute(route.retriever, settings, PriceBook.load(), name="kg-lexical", reader="lexical")
-    assert lexical.answer(big).choice == "A"
+    assert lexical.answer(BIG).choice == "A"
+
+
+@pytest.mark.slow  # SmolLM2 reads 4,096 tokens on CPU: 20 s or more
+def test_a_100_kb_question_is_cut_to_the_models_context_and_answered(route):
+    answered = route.answer(BIG)
+    assert answered.choice in ("A", "B") and answered.diagnostics["prompt_cut_chars"] > 95_000
+    assert answered.usage.prompt_tokens <= 4096
 
 
 def test_cli_ingests_and_answers_with_citations(tmp_path):

@@ -32,6 +32,7 @@ class Generation:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     finish_reason: str = "stop"
+    prompt_cut_chars: int = 0  # taken from the prompt's middle to fit the context (context_fit)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Scoring:
     logprobs: list[float]
     tokens_read: int  # the prompt once plus every continuation token
     scoring_ms: float
+    prompt_cut_chars: int = 0
 
     def as_generation(self, model: str) -> Generation:
         """Scoring reads tokens and writes none: price it like a generation with no output."""
@@ -50,6 +52,7 @@ class Scoring:
             prompt_tokens=self.tokens_read,
             completion_tokens=0,
             generation_ms=self.scoring_ms,
+            prompt_cut_chars=self.prompt_cut_chars,
         )
 
 

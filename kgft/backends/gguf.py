@@ -10,6 +10,7 @@ from typing import Any
 import xllamacpp
 
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, Scoring
+from kgft.backends.context_fit import fit_context
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
 from kgft.backends.repetition import is_looping
 from kgft.backends.spec import BackendSpec
@@ -19,6 +20,8 @@ from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
 _GGUF_MAGIC = b"GGUF"
+# Of SmolLM2's 8,192: two CPU cores read 4k prompt tokens in ~20 s and 8k in ~50 s (llama.cpp and
+# transformers alike), against the gateway's 60 s route timeout. Longer prompts are cut (context_fit).
 _DEFAULT_CTX = 4096
 
 
@@ -36,7 +39,8 @@ class GGUFBackend:
         self.model = "SmolLM2-135M-Instruct" if spec.target == SMOLLM2_ALIAS else self.path.stem
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        params.n_ctx = int(spec.option("ctx") or _DEFAULT_CTX)
+        self.context = int(spec.option("ctx") or _DEFAULT_CTX)
+        params.n_ctx = self.context
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads
         params.warmup = False
@@ -61,7 +65,6 @@ class GGUFBackend:
     ) -> Generation:
         """llama.cpp's own sampler takes every parameter: temperature 0 is greedy, `seed` fixes sampling."""
         body: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stop": list(stop),
@@ -70,6 +73,14 @@ class GGUFBackend:
             body["top_p"] = top_p
         if seed is not None:
             body["seed"] = seed
+        return fit_context(
+            lambda fitted: self._generate({**body, "messages": _wire(fitted)}, on_text),
+            messages,
+            enabled=self._settings.fit_context,
+            reserve=max_tokens,  # llama.cpp counts the prompt only
+        )
+
+    def _generate(self, body: dict[str, Any], on_text: OnText | None) -> Generation:
         started = time.perf_counter()
         # Always streamed, even when nobody listens, so a reply that loops can be stopped mid-way.
         text, finish, usage, first_ms = self._stream(body, on_text or (lambda piece: None), started)
@@ -139,7 +150,9 @@ class GGUFBackend:
         from kgft.backends.gguf_convert import safetensors_dir
         from kgft.backends.hf import HFBackend  # torch loads only once something is scored
 
-        scorer = HFBackend(BackendSpec("hf", str(safetensors_dir(self.path, self._settings))), self._settings)
+        # It reads the context llama.cpp holds: a longer prompt is cut for both alike (context_fit).
+        twin = BackendSpec("hf", str(safetensors_dir(self.path, self._settings)), {"ctx": str(self.context)})
+        scorer = HFBackend(twin, self._settings)
         scorer.model = self.model  # the folder is named after its format; errors should name the model
         return scorer
 
@@ -162,5 +175,11 @@ def _raise_on_error(response: dict[str, Any]) -> None:
     error = response.get("error", response)
     message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
     if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
-        raise ContextLengthError(f"llama.cpp: {message}")
+        raise ContextLengthError(
+            f"llama.cpp: {message}", tokens=error.get("n_prompt_tokens"), limit=error.get("n_ctx")
+        )
     raise BackendUnavailableError(f"llama.cpp: {message}")
+
+
+def _wire(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": message.role, "content": message.content} for message in messages]

@@ -18,13 +18,14 @@ from transformers.generation.streamers import BaseStreamer
 from transformers.utils import logging as hf_logging
 
 from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
+from kgft.backends.context_fit import fit_context
 from kgft.backends.gguf_convert import safetensors_dir
 from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
 from kgft.backends.repetition import is_looping
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
-from kgft.errors import ContextLengthError, ModelNotFoundError, first_line
+from kgft.errors import BackendSpecError, ContextLengthError, ModelNotFoundError, first_line
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
@@ -33,7 +34,7 @@ class HFBackend:
     can_score = True  # one forward pass over prompt and continuations
 
     def __init__(self, spec: BackendSpec, settings: Settings):
-        spec.check_options({"adapter"})
+        spec.check_options({"adapter", "ctx"})
         self._settings = settings
         query = urlencode(spec.options, safe="/")  # readable paths that still parse back the same
         self.spec = f"hf:{spec.target}" + (f"?{query}" if query else "")
@@ -45,6 +46,7 @@ class HFBackend:
             model = _with_adapter(model, Path(adapter).expanduser())
             self.model = f"{self.model}+{Path(adapter).name}"
         self._model: Any = model.eval()
+        self._context = _context(spec.option("ctx"), model.config, self.model)
 
     @property
     def torch_model(self) -> Any:
@@ -68,6 +70,22 @@ class HFBackend:
     ) -> Generation:
         """Temperature 0 decodes greedily, so `top_p` and `seed` then change nothing; when sampling, `seed`
         seeds torch's global generator, since transformers' `generate` takes no generator of its own."""
+        return fit_context(
+            lambda fitted: self._generate(fitted, max_tokens, temperature, stop, top_p, seed, on_text),
+            messages,
+            enabled=self._settings.fit_context,
+        )
+
+    def _generate(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str],
+        top_p: float | None,
+        seed: int | None,
+        on_text: OnText | None,
+    ) -> Generation:
         started = time.perf_counter()
         prompt_ids = self._tokenizer(render_chat(self._tokenizer, messages), add_special_tokens=False)[
             "input_ids"
@@ -111,6 +129,11 @@ class HFBackend:
     def score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         """Teacher-forced log-likelihood of every continuation: the prompt is read once, then every
         continuation in one right-padded batch over the prompt's cached keys and values."""
+        return fit_context(
+            lambda fitted: self._score(fitted, continuations), messages, enabled=self._settings.fit_context
+        )
+
+    def _score(self, messages: Sequence[ChatMessage], continuations: Sequence[str]) -> Scoring:
         started = time.perf_counter()
         if not continuations:
             return Scoring(logprobs=[], tokens_read=0, scoring_ms=0.0)
@@ -143,9 +166,12 @@ class HFBackend:
         )
 
     def _check_context(self, tokens: int) -> None:
-        limit = getattr(self._model.config, "max_position_embeddings", None)
-        if limit is not None and tokens > limit:
-            raise ContextLengthError(f"{tokens} tokens exceed {self.model}'s context of {limit} tokens")
+        if self._context is not None and tokens > self._context:
+            raise ContextLengthError(
+                f"{tokens} tokens exceed {self.model}'s context of {self._context} tokens",
+                tokens=tokens,
+                limit=self._context,
+            )
 
     def cost(self, generation: Generation, prices: PriceBook) -> Cost:
         return prices.compute_cost(
@@ -179,6 +205,19 @@ def _model_source(target: str, settings: Settings) -> tuple[str, str]:
     if target.startswith((".", "/", "~")) or target.count("/") > 1:
         raise ModelNotFoundError(f"model folder not found: {path}")
     return target, target
+
+
+def _context(option: str | None, config: Any, model: str) -> int | None:
+    """Tokens the backend reads at most: `?ctx=N` (a CPU reads 8k tokens of SmolLM2 in ~50 s, 4k in
+    ~20 s), else the model's positions."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if option is None:
+        return positions
+    if not option.isdigit() or int(option) < 16:
+        raise BackendSpecError(f"ctx must be a whole number of tokens, at least 16; got '{option}'")
+    if positions is not None and int(option) > positions:
+        raise BackendSpecError(f"ctx={option} exceeds {model}'s {positions} positions")
+    return int(option)
 
 
 def _load(source: str) -> tuple[Any, Any]:
