@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from kgft.backends import ChatMessage, LLMBackend, create_backend
 from kgft.backends.gguf_convert import safetensors_dir, tokenizer_dir
 from kgft.backends.gguf_files import smollm2_path
-from kgft.errors import BackendSpecError, ModelNotFoundError
+from kgft.errors import BackendSpecError, ContextLengthError, ModelNotFoundError
 from kgft.pricing import PriceBook
 from kgft.settings import Settings
 from tests.tiny_llama import build_tiny_llama, save_lora_adapter
@@ -162,6 +162,11 @@ def test_smollm2_converted_from_its_gguf_answers_and_the_conversion_is_cached(tm
     paris, banana = backend.score(france, ["Paris", "Banana"]).logprobs
     assert paris > banana + 2
     backend.close()
+    # It reads what gguf:smollm2 reads (4,096 tokens, not its 8,192 positions): refused here, unfitted.
+    strict = create_backend("hf:smollm2", settings.model_copy(update={"fit_context": False}))
+    with pytest.raises(ContextLengthError, match="context of 4096 tokens"):
+        strict.score([ChatMessage("user", "word " * 5_000)], ["Paris"])
+    strict.close()
     # llama.cpp runs the same weights through quantised kernels: close, but not equal.
     gguf = create_backend("gguf:smollm2", settings)
     assert math.isclose(paris, gguf.score(france, ["Paris"]).logprobs[0], abs_tol=0.3)

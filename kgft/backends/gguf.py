@@ -11,7 +11,7 @@ import xllamacpp
 
 from kgft.backends.base import ChatMessage, Generation, LLMBackend, OnText, Scoring
 from kgft.backends.context_fit import fit_context
-from kgft.backends.gguf_files import SMOLLM2_ALIAS, locate_gguf
+from kgft.backends.gguf_files import LOCAL_CONTEXT, SMOLLM2_ALIAS, locate_gguf
 from kgft.backends.repetition import is_looping
 from kgft.backends.spec import BackendSpec
 from kgft.contract import Cost
@@ -20,9 +20,6 @@ from kgft.pricing import PriceBook
 from kgft.settings import Settings
 
 _GGUF_MAGIC = b"GGUF"
-# Of SmolLM2's 8,192: two CPU cores read 4k prompt tokens in ~20 s and 8k in ~50 s (llama.cpp and
-# transformers alike), against the gateway's 60 s route timeout. Longer prompts are cut (context_fit).
-_DEFAULT_CTX = 4096
 
 
 class GGUFBackend:
@@ -39,7 +36,7 @@ class GGUFBackend:
         self.model = "SmolLM2-135M-Instruct" if spec.target == SMOLLM2_ALIAS else self.path.stem
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        self.context = int(spec.option("ctx") or _DEFAULT_CTX)
+        self.context = int(spec.option("ctx") or LOCAL_CONTEXT)
         params.n_ctx = self.context
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads

@@ -8,6 +8,10 @@ from pathlib import Path
 from kgft.errors import ModelNotFoundError
 
 SMOLLM2_ALIAS = "smollm2"
+# Tokens a local model reads by default (`gguf:` any file, `hf:smollm2`), of SmolLM2's 8,192: two CPU
+# cores read 4k prompt tokens in ~20 s and 8k in ~50 s (llama.cpp and transformers alike), against the
+# gateway's 60 s route timeout. Longer prompts are cut (context_fit); `?ctx=N` says otherwise.
+LOCAL_CONTEXT = 4096
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

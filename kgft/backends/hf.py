@@ -20,7 +20,7 @@ from transformers.utils import logging as hf_logging
 from kgft.backends.base import ChatMessage, Generation, OnText, Scoring
 from kgft.backends.context_fit import fit_context
 from kgft.backends.gguf_convert import safetensors_dir
-from kgft.backends.gguf_files import SMOLLM2_ALIAS, smollm2_path
+from kgft.backends.gguf_files import LOCAL_CONTEXT, SMOLLM2_ALIAS, smollm2_path
 from kgft.backends.repetition import is_looping
 from kgft.backends.scoring_ids import render_chat, scoring_ids
 from kgft.backends.spec import BackendSpec
@@ -46,7 +46,8 @@ class HFBackend:
             model = _with_adapter(model, Path(adapter).expanduser())
             self.model = f"{self.model}+{Path(adapter).name}"
         self._model: Any = model.eval()
-        self._context = _context(spec.option("ctx"), model.config, self.model)
+        default = str(LOCAL_CONTEXT) if spec.target == SMOLLM2_ALIAS else None  # as gguf:smollm2 reads
+        self._context = _context(spec.option("ctx") or default, model.config, self.model)
 
     @property
     def torch_model(self) -> Any:
@@ -208,8 +209,7 @@ def _model_source(target: str, settings: Settings) -> tuple[str, str]:
 
 
 def _context(option: str | None, config: Any, model: str) -> int | None:
-    """Tokens the backend reads at most: `?ctx=N` (a CPU reads 8k tokens of SmolLM2 in ~50 s, 4k in
-    ~20 s), else the model's positions."""
+    """Tokens the backend reads at most: `?ctx=N`, else the model's positions."""
     positions = getattr(config, "max_position_embeddings", None)
     if option is None:
         return positions
