@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
 
+from kgft.backends.registry import MODEL_LOADING
 from kgft.contract import Route
 from kgft.errors import KgftError
 from kgft.pricing import PriceBook
@@ -24,7 +25,8 @@ def build_route(name: str, settings: Settings, prices: PriceBook) -> Route:
     builders = _builders()
     if name not in builders:
         raise KgftError(f"unknown route '{name}'; use one of: {', '.join(sorted(builders))}")
-    route: Route = builders[name].load()(settings, prices)
+    with MODEL_LOADING:  # a route's modules may import transformers, which must not race a model load
+        route: Route = builders[name].load()(settings, prices)
     return route
 
 

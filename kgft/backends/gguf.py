@@ -144,12 +144,15 @@ class GGUFBackend:
         """The same weights de-quantised into transformers (converted once, cached): llama.cpp's API gives
         no log-probs for prompt tokens, so it could score only one forced token per request (5 s for a
         Chinese four-option question against 2 s in one batched forward pass)."""
-        from kgft.backends.gguf_convert import safetensors_dir
-        from kgft.backends.hf import HFBackend  # torch loads only once something is scored
+        from kgft.backends.registry import MODEL_LOADING
 
-        # It reads the context llama.cpp holds: a longer prompt is cut for both alike (context_fit).
-        twin = BackendSpec("hf", str(safetensors_dir(self.path, self._settings)), {"ctx": str(self.context)})
-        scorer = HFBackend(twin, self._settings)
+        with MODEL_LOADING:
+            from kgft.backends.gguf_convert import safetensors_dir
+            from kgft.backends.hf import HFBackend  # torch loads only once something is scored
+
+            # It reads the context llama.cpp holds: a longer prompt is cut for both alike (context_fit).
+            folder = safetensors_dir(self.path, self._settings)
+            scorer = HFBackend(BackendSpec("hf", str(folder), {"ctx": str(self.context)}), self._settings)
         scorer.model = self.model  # the folder is named after its format; errors should name the model
         return scorer
 

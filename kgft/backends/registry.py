@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from importlib import import_module
 
@@ -17,6 +18,14 @@ _SCHEMES: dict[str, str] = {
 }
 
 
+# Models load, and routes build (kgft.routes), one at a time: transformers' lazy imports and
+# from_pretrained are not thread-safe. The gateway building the FT route in its thread while the first
+# MCQ loaded the KG route's scoring twin gave "cannot import name 'AutoModelForCausalLM'", or a twin
+# whose lm_head was left random ("MISSING", newly initialised) answering garbage. Two loads at once on
+# a few cores buy nothing anyway.
+MODEL_LOADING = threading.RLock()
+
+
 def _backend_class(scheme: str) -> Callable[[BackendSpec, Settings], LLMBackend]:
     module_name, _, class_name = _SCHEMES[scheme].partition(":")
     return getattr(import_module(module_name), class_name)
@@ -27,4 +36,5 @@ def create_backend(spec: str, settings: Settings) -> LLMBackend:
     parsed = BackendSpec.parse(spec)
     if parsed.scheme not in _SCHEMES:
         raise BackendSpecError(f"unknown backend '{parsed.scheme}' in '{spec}'; {SPEC_HELP}")
-    return _backend_class(parsed.scheme)(parsed, settings)
+    with MODEL_LOADING:
+        return _backend_class(parsed.scheme)(parsed, settings)
