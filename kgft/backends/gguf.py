@@ -36,7 +36,7 @@ class GGUFBackend:
         self.model = "SmolLM2-135M-Instruct" if spec.target == SMOLLM2_ALIAS else self.path.stem
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        self.context = int(spec.option("ctx") or LOCAL_CONTEXT)
+        self.context = spec.tokens("ctx") or LOCAL_CONTEXT
         params.n_ctx = self.context
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads

@@ -46,8 +46,8 @@ class HFBackend:
             model = _with_adapter(model, Path(adapter).expanduser())
             self.model = f"{self.model}+{Path(adapter).name}"
         self._model: Any = model.eval()
-        default = str(LOCAL_CONTEXT) if spec.target == SMOLLM2_ALIAS else None  # as gguf:smollm2 reads
-        self._context = _context(spec.option("ctx") or default, model.config, self.model)
+        default = LOCAL_CONTEXT if spec.target == SMOLLM2_ALIAS else None  # as gguf:smollm2 reads
+        self._context = _context(spec.tokens("ctx") or default, model.config, self.model)
 
     @property
     def torch_model(self) -> Any:
@@ -208,16 +208,14 @@ def _model_source(target: str, settings: Settings) -> tuple[str, str]:
     return target, target
 
 
-def _context(option: str | None, config: Any, model: str) -> int | None:
-    """Tokens the backend reads at most: `?ctx=N`, else the model's positions."""
+def _context(asked: int | None, config: Any, model: str) -> int | None:
+    """Tokens the backend reads at most: those asked (`?ctx=N`), else the model's positions."""
     positions = getattr(config, "max_position_embeddings", None)
-    if option is None:
+    if asked is None:
         return positions
-    if not option.isdigit() or int(option) < 16:
-        raise BackendSpecError(f"ctx must be a whole number of tokens, at least 16; got '{option}'")
-    if positions is not None and int(option) > positions:
-        raise BackendSpecError(f"ctx={option} exceeds {model}'s {positions} positions")
-    return int(option)
+    if positions is not None and asked > positions:
+        raise BackendSpecError(f"ctx={asked} exceeds {model}'s {positions} positions")
+    return asked
 
 
 def _load(source: str) -> tuple[Any, Any]:

@@ -33,6 +33,15 @@ class BackendSpec:
     def option(self, key: str) -> str | None:
         return self.options.get(key)
 
+    def tokens(self, key: str) -> int | None:
+        """A token-count option (`ctx`), checked: a whole number, at least 16."""
+        value = self.options.get(key)
+        if value is None:
+            return None
+        if not value.isdigit() or int(value) < 16:
+            raise BackendSpecError(f"{key} must be a whole number of tokens, at least 16; got '{value}'")
+        return int(value)
+
     def check_options(self, allowed: set[str]) -> None:
         unknown = sorted(set(self.options) - allowed)
         if unknown:
