@@ -18,6 +18,7 @@ from gateway.budget import CostEstimator
 from gateway.counters import Counters, LocalCounters
 from gateway.dispatch import Dispatcher
 from gateway.errors import error_response
+from gateway.fast_lane import FastLane
 from gateway.keys import KeyRing, KeyTable
 from gateway.log_writer import LogWriter
 from gateway.metrics import GatewayMetrics
@@ -35,6 +36,7 @@ from kgft.routes import route_names
 from kgft.settings import Settings
 
 log = logging.getLogger("kgft.gateway")
+_FAST_PATHS = ("/v1/chat/completions", "/v1/answer")  # every request of a route call takes one
 
 
 def create_app(
@@ -103,19 +105,19 @@ def create_app(
                 results.close()
 
     app = FastAPI(title="kgft gateway", version="1", lifespan=lifespan)
-    app.include_router(
-        api_router(
-            gateway,
-            table,
-            results,
-            writer,
-            domain=settings.gateway_domain,
-            max_body_bytes=settings.gateway_max_body_bytes,
-            max_tokens_cap=settings.max_request_tokens,
-        )
+    api = api_router(
+        gateway,
+        table,
+        results,
+        writer,
+        domain=settings.gateway_domain,
+        max_body_bytes=settings.gateway_max_body_bytes,
+        max_tokens_cap=settings.max_request_tokens,
     )
+    app.include_router(api)
     app.include_router(build_router(settings.reports_dir))
     _openai_errors(app)
+    app.add_middleware(FastLane, router=api, paths=_FAST_PATHS)
     app.add_middleware(MeteredApp, metrics=metrics)
     app.add_middleware(DrainRefusedBodies, limit_bytes=settings.gateway_drain_bytes)
     app.state.gateway = gateway

@@ -289,3 +289,18 @@ def test_unknown_paths_and_methods_answer_in_the_same_error_shape(served):
     assert missing.status_code == 404 and "message" in missing.json()["error"]
     wrong = client.get("/v1/chat/completions")
     assert wrong.status_code == 405 and "message" in wrong.json()["error"]
+
+
+def test_an_unforeseen_error_in_the_chat_handler_is_a_json_500_naming_no_internals(tmp_path, monkeypatch):
+    """The chat endpoints run in the fast lane, past Starlette's exception layer: its outer error
+    middleware still answers in OpenAI's shape."""
+    app, _ = make_app(tmp_path, {"kg": FakeRoute("kg", "0.000125")})
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(app.state.gateway, "plan", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/chat/completions", json=chat_body())
+    assert response.status_code == 500
+    assert response.json()["error"]["message"] == "internal error (RuntimeError); see the gateway log"

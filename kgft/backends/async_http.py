@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import threading
 from typing import Any
 
 import aiohttp
+import orjson
 
 from kgft.backends.transport_errors import broke_off, timed_out, unreachable
 from kgft.errors import first_line
@@ -33,7 +33,7 @@ class AsyncPoster:
         """(status, body text); network failures and timeouts as one-line errors naming the server."""
         session = self._session()
         try:
-            async with session.post(url, data=json.dumps(body)) as response:
+            async with session.post(url, data=orjson.dumps(body)) as response:
                 return response.status, await response.text()
         except TimeoutError as exc:
             raise timed_out(self._base_url, self._timeout_s) from exc

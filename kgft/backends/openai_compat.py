@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -11,6 +10,7 @@ from typing import Any, Unpack
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from kgft.backends.async_http import AsyncPoster
 from kgft.backends.base import ChatMessage, GenerateArgs, Generation, OnText, Scoring
@@ -191,8 +191,8 @@ class OpenAIBackend:
 
     def _json(self, text: str) -> Any:
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
+            return orjson.loads(text)  # a third of stdlib json's time on a short completion
+        except orjson.JSONDecodeError as exc:
             raise self._malformed(f"invalid JSON: {text}") from exc
 
     def _malformed(self, what: str) -> BackendUnavailableError:
@@ -235,8 +235,8 @@ def _reason(exc: Exception) -> str:
 
 def _maybe_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         return text
 
 
