@@ -4,16 +4,21 @@ Time is the database's clock (`clock_timestamp()`), never a host's, so skew betw
 stretch or shrink a window or move a month. One round trip per request (kgft_gateway_admit), made on
 the event loop: a per-key advisory lock (requests of one key queue, other keys' do not), the sliding
 window's count and hit, then the budget hold. Settling goes through the background SpendWriter.
+
+That round trip goes through asyncpg, not psycopg's async connections (which the rest of kgft's
+PostgreSQL use goes through, via SQLAlchemy): on a forwarded chat request it cost the gateway ~0.07 ms
+of CPU less (~9% of the request), as aiohttp, not httpx, forwards the request itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from decimal import Decimal
 from typing import Any
 
-import psycopg
+import asyncpg
 import sqlalchemy as sa
 
 from gateway.budget import Hold, OverBudget
@@ -29,7 +34,8 @@ _NO_LIMIT_PUSD = 2**62
 # the WAL flush (~0.5 ms each): a database crash may forget the last fraction of a second of hits and
 # holds, which a limit can afford.
 _CONNECT: dict[str, Any] = {"connect_timeout": 2, "options": "-c synchronous_commit=off"}
-_ADMIT_CONNECT: dict[str, Any] = _CONNECT | {"autocommit": True}
+_ADMIT_CONNECT: dict[str, Any] = {"timeout": 2, "server_settings": {"synchronous_commit": "off"}}
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 # Per worker: admissions beyond this wait for a connection (a key's requests queue on its lock anyway).
 ADMIT_CONNECTIONS = 8
 
@@ -85,16 +91,13 @@ BEGIN
 END
 $$
 """
-# psycopg's own placeholders: the admit call goes to the driver directly (a server-side prepared
-# statement), as SQLAlchemy's execution path costs as much as the call itself.
-_ADMIT = (
-    "SELECT * FROM kgft_gateway_admit(%(key)s::varchar, %(rpm)s::integer, %(window)s::integer, "
-    "%(est)s::bigint, %(budget)s::bigint)"
-)
+# Straight to the driver (asyncpg prepares and caches each statement), as SQLAlchemy's execution path
+# costs as much as the call itself.
+_ADMIT = "SELECT * FROM kgft_gateway_admit($1::varchar, $2::integer, $3::integer, $4::bigint, $5::bigint)"
 _MONTH = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM')"
 _EXTEND = f"""
     INSERT INTO kgft_gateway_spend AS s (key_name, month, spent_pusd, held_pusd)
-    VALUES (%(key)s::varchar, {_MONTH}, 0, %(est)s::bigint)
+    VALUES ($1::varchar, {_MONTH}, 0, $2::bigint)
     ON CONFLICT (key_name, month) DO UPDATE SET held_pusd = s.held_pusd + excluded.held_pusd
     RETURNING s.month
     """
@@ -112,8 +115,8 @@ _FORGET_OLD_SECONDS = sa.text(
 
 
 class SharedCounters:
-    """Admission runs on the caller's event loop (psycopg's async connections): no thread hop per
-    request, and at most ADMIT_CONNECTIONS connections per worker however many requests wait."""
+    """Admission runs on the caller's event loop (asyncpg): no thread hop per request, and at most
+    ADMIT_CONNECTIONS connections per worker however many requests wait."""
 
     def __init__(self, url: str):
         if not url.startswith("postgresql"):
@@ -143,14 +146,9 @@ class SharedCounters:
         self.engine.dispose()
 
     async def admit(self, key: ApiKey, estimate_usd: Decimal | None) -> Hold | None:
-        params: dict[str, Any] = {
-            "key": key.name,
-            "rpm": key.rpm,
-            "window": WINDOW_S,
-            "est": None if estimate_usd is None else to_pusd(estimate_usd),
-            "budget": min(to_pusd(key.budget_usd), _NO_LIMIT_PUSD),
-        }
-        wait_s, month, spent, held = await self._call(_ADMIT, params)
+        estimate = None if estimate_usd is None else to_pusd(estimate_usd)
+        budget = min(to_pusd(key.budget_usd), _NO_LIMIT_PUSD)
+        wait_s, month, spent, held = await self._call(_ADMIT, key.name, key.rpm, WINDOW_S, estimate, budget)
         if wait_s > 0:
             raise RateLimited(wait_s)
         if estimate_usd is None:
@@ -160,7 +158,7 @@ class SharedCounters:
         return Hold(key.name, month, estimate_usd)
 
     async def extend(self, key: ApiKey, estimate_usd: Decimal) -> Hold:
-        (month,) = await self._call(_EXTEND, {"key": key.name, "est": to_pusd(estimate_usd)})
+        (month,) = await self._call(_EXTEND, key.name, to_pusd(estimate_usd))
         return Hold(key.name, month, estimate_usd)
 
     def settle(self, hold: Hold, charged_usd: Decimal) -> None:
@@ -173,11 +171,11 @@ class SharedCounters:
     def standing(self, name: str) -> tuple[str, Decimal, Decimal]:
         return key_standing(self.engine, name)
 
-    async def _call(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-        """One autocommit statement (SQLAlchemy's execution path costs as much as the statement)."""
+    async def _call(self, sql: str, *args: Any) -> tuple[Any, ...]:
+        """One statement in its own transaction."""
         try:
-            row = await self._pool().fetch_one(sql, params)
-        except psycopg.Error as exc:
+            row = await self._pool().fetch_one(sql, args)
+        except _DRIVER_ERRORS as exc:
             raise self._unavailable(exc) from exc
         assert row is not None
         return tuple(row)
@@ -189,7 +187,7 @@ class SharedCounters:
             if pool is None:
                 for gone in [other for other in self._pools if other.is_closed()]:
                     self._pools.pop(gone).close()
-                pool = self._pools[loop] = _LoopConnections(self._conninfo)
+                pool = self._pools[loop] = _LoopConnections(loop, self._conninfo)
             return pool
 
     def pending_spend(self) -> int:
@@ -202,33 +200,38 @@ class SharedCounters:
 
 
 class _LoopConnections:
-    """Idle async connections of one event loop; a connection whose statement failed or was cancelled
-    is closed, never reused (its state is unknown)."""
+    """Idle connections of one event loop (asyncpg's are bound to it); a connection whose statement
+    failed or was cancelled is closed, never reused (its state is unknown)."""
 
-    def __init__(self, conninfo: str):
-        self._conninfo = conninfo
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
+    def __init__(self, loop: asyncio.AbstractEventLoop, dsn: str):
+        self._loop = loop
+        self._dsn = dsn
+        self._idle: list[asyncpg.Connection] = []
         self._free = asyncio.Semaphore(ADMIT_CONNECTIONS)
 
-    async def fetch_one(self, sql: str, params: dict[str, Any]) -> Any:
+    async def fetch_one(self, sql: str, args: tuple[Any, ...]) -> Any:
         async with self._free:
             connection = self._idle.pop() if self._idle else None
             if connection is None:
-                connection = await psycopg.AsyncConnection.connect(self._conninfo, **_ADMIT_CONNECT)
+                connection = await asyncpg.connect(self._dsn, **_ADMIT_CONNECT)
             try:
-                cursor = await connection.execute(sql, params, prepare=True)
-                row = await cursor.fetchone()
+                row = await connection.fetchrow(sql, *args)
             except BaseException:
-                connection.pgconn.finish()
+                connection.terminate()
                 raise
             self._idle.append(connection)
             return row
 
     def close(self) -> None:
-        """From any thread: libpq's own close needs no event loop."""
+        """From any thread: the connections close on their own loop, or with it when it is gone."""
         idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.pgconn.finish()
+        with contextlib.suppress(RuntimeError):  # the loop closed before or while we asked
+            self._loop.call_soon_threadsafe(_terminate, idle)
+
+
+def _terminate(connections: list[asyncpg.Connection]) -> None:
+    for connection in connections:
+        connection.terminate()
 
 
 def key_standing(engine: sa.Engine, name: str) -> tuple[str, Decimal, Decimal]:

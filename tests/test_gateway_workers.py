@@ -4,13 +4,14 @@ processes (one of them with two workers), a revocation, a skewed host clock and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from gateway.app import create_app
-from gateway.budget import OverBudget
+from gateway.budget import Hold, OverBudget
 from gateway.counters import RateLimited
 from gateway.keys import ApiKey, KeyTable
 from gateway.shared_state import SharedCounters, key_standing
@@ -209,39 +210,58 @@ def test_serving_workers_on_sqlite_is_refused_with_one_line(tmp_path):
     assert "Traceback" not in refused.stderr
 
 
+def closing_on_the_loop(*counters: SharedCounters) -> contextlib.AbstractAsyncContextManager[None]:
+    """Closes the counters on the loop that used them, as the gateway's lifespan does: asyncpg's
+    connections belong to that loop."""
+
+    @contextlib.asynccontextmanager
+    async def closing() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for each in counters:
+                await asyncio.to_thread(each.close)
+
+    return closing()
+
+
 def test_a_host_whose_clock_is_a_month_ahead_counts_in_the_same_window(postgres, monkeypatch):
     name = f"skew-{time.time_ns()}"
     key = ApiKey(name, "-", rpm=3, budget_usd=Decimal(1), created="-")
     here, skewed = SharedCounters(POSTGRES_URL), SharedCounters(POSTGRES_URL)
-    try:
-        first = asyncio.run(here.admit(key, Decimal("0.01")))
-        real_time = time.time
-        monkeypatch.setattr(time, "time", lambda: real_time() + 40 * 86400)
-        later = [asyncio.run(skewed.admit(key, Decimal("0.01"))) for _ in range(2)]
-        with pytest.raises(RateLimited) as limited:
-            asyncio.run(skewed.admit(key, Decimal("0.01")))
-    finally:
-        here.close()
-        skewed.close()
+
+    async def scenario() -> tuple[Hold | None, list[Hold | None], float]:
+        async with closing_on_the_loop(here, skewed):
+            first = await here.admit(key, Decimal("0.01"))
+            real_time = time.time
+            monkeypatch.setattr(time, "time", lambda: real_time() + 40 * 86400)
+            later = [await skewed.admit(key, Decimal("0.01")) for _ in range(2)]
+            with pytest.raises(RateLimited) as limited:
+                await skewed.admit(key, Decimal("0.01"))
+        return first, later, limited.value.wait_s
+
+    first, later, wait_s = asyncio.run(scenario())
     assert first is not None and {hold.month for hold in later if hold} == {first.month}
     assert first.month == datetime.now(UTC).strftime("%Y-%m")  # the database's month, not the host's
-    assert 55 <= limited.value.wait_s <= 60
+    assert 55 <= wait_s <= 60
 
 
 def test_a_budget_refusal_says_what_every_host_holds(postgres):
     name = f"standing-{time.time_ns()}"
     key = ApiKey(name, "-", rpm=100, budget_usd=Decimal("0.03"), created="-")
     one, other = SharedCounters(POSTGRES_URL), SharedCounters(POSTGRES_URL)
-    try:
-        hold = asyncio.run(one.admit(key, Decimal("0.02")))
-        with pytest.raises(OverBudget) as over:
-            asyncio.run(other.admit(key, Decimal("0.02")))
-        assert hold is not None
-        one.settle(hold, Decimal("0.005"))
-    finally:
-        one.close()
-        other.close()
-    assert (over.value.spent, over.value.held) == (0, Decimal("0.02"))
+
+    async def scenario() -> OverBudget:
+        async with closing_on_the_loop(one, other):
+            hold = await one.admit(key, Decimal("0.02"))
+            with pytest.raises(OverBudget) as over:
+                await other.admit(key, Decimal("0.02"))
+            assert hold is not None
+            one.settle(hold, Decimal("0.005"))
+        return over.value
+
+    over = asyncio.run(scenario())
+    assert (over.spent, over.held) == (0, Decimal("0.02"))
     assert _spend(postgres, name) == (Decimal("0.005"), 0)  # close() wrote the settle
 
 
