@@ -55,6 +55,9 @@ class AsyncPoster:
 
     def _session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)  # the common case, without the lock: a dict read is atomic
+        if session is not None and not session.closed:
+            return session
         with self._lock:
             session = self._sessions.get(loop)
             if session is None or session.closed:
