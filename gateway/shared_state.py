@@ -223,7 +223,8 @@ class _LoopConnections:
             return row
 
     def close(self) -> None:
-        """From any thread: the connections close on their own loop, or with it when it is gone."""
+        """From any thread: the connections close on their own loop; a loop already closed can close
+        nothing, and its connections are dropped (only tests run a loop per call)."""
         idle, self._idle = self._idle, []
         with contextlib.suppress(RuntimeError):  # the loop closed before or while we asked
             self._loop.call_soon_threadsafe(_terminate, idle)
