@@ -36,7 +36,7 @@ from kgft.routes import route_names
 from kgft.settings import Settings
 
 log = logging.getLogger("kgft.gateway")
-_FAST_PATHS = ("/v1/chat/completions", "/v1/answer")  # every request of a route call takes one
+_FAST_PATHS = ("/v1/chat/completions", "/v1/answer")  # the endpoints that call routes (gateway/fast_lane.py)
 
 
 def create_app(

@@ -128,7 +128,7 @@ class SharedCounters:
             # Workers starting together would race on CREATE OR REPLACE; this lock queues them.
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7230116)"))
             connection.exec_driver_sql(_ADMIT_FUNCTION)
-        self._conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._pools: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
         self._pools_lock = threading.Lock()
         self._writer = SpendWriter(self.engine, housekeeping=_forget_old_seconds)
@@ -187,7 +187,7 @@ class SharedCounters:
             if pool is None:
                 for gone in [other for other in self._pools if other.is_closed()]:
                     self._pools.pop(gone).close()
-                pool = self._pools[loop] = _LoopConnections(loop, self._conninfo)
+                pool = self._pools[loop] = _LoopConnections(loop, self._dsn)
             return pool
 
     def pending_spend(self) -> int:

@@ -210,19 +210,15 @@ def test_serving_workers_on_sqlite_is_refused_with_one_line(tmp_path):
     assert "Traceback" not in refused.stderr
 
 
-def closing_on_the_loop(*counters: SharedCounters) -> contextlib.AbstractAsyncContextManager[None]:
+@contextlib.asynccontextmanager
+async def closing_on_the_loop(*counters: SharedCounters) -> AsyncIterator[None]:
     """Closes the counters on the loop that used them, as the gateway's lifespan does: asyncpg's
     connections belong to that loop."""
-
-    @contextlib.asynccontextmanager
-    async def closing() -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            for each in counters:
-                await asyncio.to_thread(each.close)
-
-    return closing()
+    try:
+        yield
+    finally:
+        for each in counters:
+            await asyncio.to_thread(each.close)
 
 
 def test_a_host_whose_clock_is_a_month_ahead_counts_in_the_same_window(postgres, monkeypatch):

@@ -191,7 +191,7 @@ class OpenAIBackend:
 
     def _json(self, text: str) -> Any:
         try:
-            return orjson.loads(text)  # a third of stdlib json's time on a short completion
+            return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise self._malformed(f"invalid JSON: {text}") from exc
 
